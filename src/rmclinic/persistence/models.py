@@ -1,0 +1,201 @@
+"""Typed SQLAlchemy 2.0 records. Every editable table has created/updated timestamps and a version."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    false,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+# Stable names for every constraint: SQLite batch migrations need them, and so do downgrades.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Search keys compare byte-wise on both backends, so a prefix range is served by a plain B-tree.
+SearchKey = String(200).with_variant(String(200, collation="C"), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Tracked:
+    """Timestamps and an optimistic-lock counter (SQLAlchemy raises StaleDataError on conflict)."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_utcnow, server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_utcnow, onupdate=_utcnow, server_default=func.now()
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class PatientRec(Tracked, Base):
+    __tablename__ = "patient"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hospital_number: Mapped[str] = mapped_column(String(32), unique=True)
+    nhs_number: Mapped[str | None] = mapped_column(String(10), unique=True)
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_fold: Mapped[str] = mapped_column(SearchKey)  # served by ix_patient_family_given
+    given_fold: Mapped[str] = mapped_column(SearchKey, index=True)
+    date_of_birth: Mapped[dt.date] = mapped_column(Date, index=True)
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    email: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    address: Mapped[str] = mapped_column(Text, default="", server_default="")
+    gp_practice: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    partner: Mapped[PartnerRec | None] = relationship(
+        back_populates="patient", lazy="raise", cascade="all, delete-orphan", uselist=False
+    )
+    pregnancies: Mapped[list[PreviousPregnancyRec]] = relationship(
+        back_populates="patient", lazy="raise", cascade="all, delete-orphan",
+        order_by="PreviousPregnancyRec.seq",
+    )
+    risk: Mapped[RiskHistoryRec | None] = relationship(
+        back_populates="patient", lazy="raise", cascade="all, delete-orphan", uselist=False
+    )
+    excisions: Mapped[list[CervicalExcisionRec]] = relationship(
+        back_populates="patient", lazy="raise", cascade="all, delete-orphan",
+        order_by="CervicalExcisionRec.seq",
+    )
+    allergies: Mapped[list[DrugAllergyRec]] = relationship(
+        back_populates="patient", lazy="raise", cascade="all, delete-orphan",
+        order_by="DrugAllergyRec.seq",
+    )
+
+    __table_args__ = (
+        Index("ix_patient_family_given", "family_fold", "given_fold"),
+        # PostgreSQL's default operator class serves prefix LIKE only under C collation; the
+        # columns are C-collated there, and the services search by range anyway.
+    )
+
+
+class PartnerRec(Tracked, Base):
+    """The partner as a person of their own, so later issues can attach their results."""
+
+    __tablename__ = "partner"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), unique=True)
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+
+    patient: Mapped[PatientRec] = relationship(back_populates="partner", lazy="raise")
+
+
+OUTCOMES = (
+    "live_birth", "biochemical", "early_miscarriage", "late_miscarriage",
+    "stillbirth", "ectopic", "molar", "termination",
+)
+GENETICS = ("not_sent", "normal", "abnormal_numerical", "unbalanced_structural", "balanced", "failed")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class PreviousPregnancyRec(Tracked, Base):
+    __tablename__ = "previous_pregnancy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)  # entry order, to keep same-year pregnancies stable
+    year: Mapped[int] = mapped_column(Integer)
+    outcome_date: Mapped[dt.date | None] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(24))
+    gestation_days: Mapped[int | None] = mapped_column(Integer)
+    fetuses: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    conception: Mapped[str] = mapped_column(String(12), default="spontaneous", server_default="spontaneous")
+    preterm_birth: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    tissue_genetics: Mapped[str] = mapped_column(String(24), default="not_sent", server_default="not_sent")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    patient: Mapped[PatientRec] = relationship(back_populates="pregnancies", lazy="raise")
+    __table_args__ = (
+        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(_in("tissue_genetics", GENETICS), name="tissue_genetics"),
+        CheckConstraint(_in("conception", ("spontaneous", "art")), name="conception"),
+        CheckConstraint("fetuses BETWEEN 1 AND 8", name="fetuses"),
+        CheckConstraint("gestation_days IS NULL OR gestation_days BETWEEN 0 AND 315", name="gestation"),
+    )
+
+
+class RiskHistoryRec(Tracked, Base):
+    __tablename__ = "risk_history"
+
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True
+    )
+    previous_cerclage: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cerclage_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    vte_history: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    vte_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    smoking: Mapped[str] = mapped_column(String(12), default="unknown", server_default="unknown")
+    alcohol_units_per_week: Mapped[float | None] = mapped_column(Float)
+    height_cm: Mapped[float | None] = mapped_column(Float)
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+
+    patient: Mapped[PatientRec] = relationship(back_populates="risk", lazy="raise")
+    __table_args__ = (
+        CheckConstraint(_in("smoking", ("unknown", "never", "former", "current")), name="smoking"),
+    )
+
+
+class CervicalExcisionRec(Tracked, Base):
+    __tablename__ = "cervical_excision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    procedure_date: Mapped[dt.date | None] = mapped_column(Date)
+    year: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12), default="lletz", server_default="lletz")
+    depth_mm: Mapped[float | None] = mapped_column(Float)
+
+    patient: Mapped[PatientRec] = relationship(back_populates="excisions", lazy="raise")
+    __table_args__ = (CheckConstraint(_in("kind", ("lletz", "cone", "other")), name="kind"),)
+
+
+class DrugAllergyRec(Tracked, Base):
+    __tablename__ = "drug_allergy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    substance: Mapped[str] = mapped_column(String(200))
+
+    patient: Mapped[PatientRec] = relationship(back_populates="allergies", lazy="raise")

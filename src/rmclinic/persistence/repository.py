@@ -1,0 +1,480 @@
+"""SQL implementation of the services' repository and unit of work."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..domain.errors import ConflictError, DuplicateError, NotFoundError
+from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
+from ..domain.patient import CervicalExcision, PatientData, Partner, RiskHistory
+from ..domain.search import SearchTerm
+from ..domain.text import fold, prefix_upper_bound
+from ..services.dto import PatientPage, PatientRecord, PatientRow, PregnancyRecord
+from .models import (
+    CervicalExcisionRec,
+    DrugAllergyRec,
+    PartnerRec,
+    PatientRec,
+    PreviousPregnancyRec,
+    RiskHistoryRec,
+)
+
+_SORT_COLUMNS: dict[str, tuple[Any, ...]] = {
+    "name": (PatientRec.family_fold, PatientRec.given_fold),
+    "hospital_number": (PatientRec.hospital_number,),
+    "nhs_number": (PatientRec.nhs_number,),
+    "date_of_birth": (PatientRec.date_of_birth,),
+}
+
+_CONFLICT = "Someone else saved this record after you opened it. Reload to see their changes."
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _to_pregnancy(r: PreviousPregnancyRec) -> PreviousPregnancy:
+    return PreviousPregnancy(
+        year=r.year,
+        outcome=Outcome(r.outcome),
+        date=r.outcome_date,
+        gestation_days=r.gestation_days,
+        fetuses=r.fetuses,
+        conception=Conception(r.conception),
+        preterm_birth=r.preterm_birth,
+        tissue_genetics=TissueGenetics(r.tissue_genetics),
+        notes=r.notes,
+    )
+
+
+def _pregnancy_values(p: PreviousPregnancy) -> dict[str, Any]:
+    return {
+        "year": p.year,
+        "outcome": p.outcome.value,
+        "outcome_date": p.date,
+        "gestation_days": p.gestation_days,
+        "fetuses": p.fetuses,
+        "conception": p.conception.value,
+        "preterm_birth": p.preterm_birth,
+        "tissue_genetics": p.tissue_genetics.value,
+        "notes": p.notes,
+    }
+
+
+def _risk_values(r: RiskHistory) -> dict[str, Any]:
+    return {
+        "previous_cerclage": r.previous_cerclage,
+        "cerclage_notes": r.cerclage_notes,
+        "vte_history": r.vte_history,
+        "vte_notes": r.vte_notes,
+        "smoking": r.smoking,
+        "alcohol_units_per_week": r.alcohol_units_per_week,
+        "height_cm": r.height_cm,
+        "weight_kg": r.weight_kg,
+    }
+
+
+def _demographic_values(d: PatientData) -> dict[str, Any]:
+    return {
+        "hospital_number": d.hospital_number,
+        "nhs_number": d.nhs_number or None,
+        "family_name": d.family_name,
+        "given_name": d.given_name,
+        "family_fold": fold(d.family_name),
+        "given_fold": fold(d.given_name),
+        "date_of_birth": d.date_of_birth,
+        "phone": d.phone,
+        "email": d.email,
+        "address": d.address,
+        "gp_practice": d.gp_practice,
+        "notes": d.notes,
+    }
+
+
+def _row(r: Any) -> PatientRow:
+    return PatientRow(
+        id=r.id,
+        hospital_number=r.hospital_number,
+        nhs_number=r.nhs_number or "",
+        family_name=r.family_name,
+        given_name=r.given_name,
+        date_of_birth=r.date_of_birth,
+        archived=r.archived_at is not None,
+    )
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn database refusals into the domain's errors, which the UI and CLI know how to show."""
+    try:
+        yield
+    except StaleDataError as e:
+        raise ConflictError(_CONFLICT) from e
+    except IntegrityError as e:
+        msg = str(e.orig).lower()
+        if "hospital_number" in msg:
+            raise DuplicateError("hospital_number", "This hospital number is already registered.") from e
+        if "nhs_number" in msg:
+            raise DuplicateError("nhs_number", "This NHS number is already registered.") from e
+        raise
+
+
+class SqlPatientRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def _flush(self) -> None:
+        with translate_errors():
+            self.s.flush()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _load(self, patient_id: int) -> PatientRec:
+        rec = self.s.scalar(
+            select(PatientRec)
+            .where(PatientRec.id == patient_id)
+            .options(
+                selectinload(PatientRec.partner),
+                selectinload(PatientRec.pregnancies),
+                selectinload(PatientRec.risk),
+                selectinload(PatientRec.excisions),
+                selectinload(PatientRec.allergies),
+            )
+        )
+        if rec is None:
+            raise NotFoundError(f"No patient with id {patient_id}.")
+        return rec
+
+    def get(self, patient_id: int) -> PatientRecord:
+        rec = self._load(patient_id)
+        risk = rec.risk
+        risk_data = RiskHistory(
+            cervical_excisions=tuple(
+                CervicalExcision(date=e.procedure_date, year=e.year, kind=e.kind, depth_mm=e.depth_mm)
+                for e in rec.excisions
+            ),
+            drug_allergies=tuple(a.substance for a in rec.allergies),
+            **({k: getattr(risk, k) for k in _risk_values(RiskHistory())} if risk else {}),
+        )
+        partner = (
+            Partner(rec.partner.family_name, rec.partner.given_name, rec.partner.date_of_birth)
+            if rec.partner
+            else None
+        )
+        preg_records = tuple(PregnancyRecord(p.id, p.version, _to_pregnancy(p)) for p in rec.pregnancies)
+        data = PatientData(
+            hospital_number=rec.hospital_number,
+            family_name=rec.family_name,
+            given_name=rec.given_name,
+            date_of_birth=rec.date_of_birth,
+            nhs_number=rec.nhs_number or "",
+            phone=rec.phone,
+            email=rec.email,
+            address=rec.address,
+            gp_practice=rec.gp_practice,
+            notes=rec.notes,
+            partner=partner,
+            risk=risk_data,
+            pregnancies=tuple(p.data for p in preg_records),
+        )
+        return PatientRecord(
+            id=rec.id,
+            version=rec.version,
+            archived=rec.archived_at is not None,
+            data=data,
+            pregnancy_records=preg_records,
+            risk_version=risk.version if risk else 0,
+        )
+
+    def id_for_hospital_number(self, hospital_number: str) -> int | None:
+        return self.s.scalar(select(PatientRec.id).where(PatientRec.hospital_number == hospital_number))
+
+    def id_for_nhs_number(self, nhs_number: str) -> int | None:
+        return self.s.scalar(select(PatientRec.id).where(PatientRec.nhs_number == nhs_number))
+
+    def ids_with_name_and_dob(self, family_fold: str, given_fold: str, dob: object) -> list[int]:
+        q = select(PatientRec.id).where(
+            PatientRec.family_fold == family_fold,
+            PatientRec.given_fold == given_fold,
+            PatientRec.date_of_birth == dob,
+        )
+        return list(self.s.scalars(q))
+
+    def _row_select(self) -> Select[Any]:
+        return select(
+            PatientRec.id,
+            PatientRec.hospital_number,
+            PatientRec.nhs_number,
+            PatientRec.family_name,
+            PatientRec.given_name,
+            PatientRec.date_of_birth,
+            PatientRec.archived_at,
+        )
+
+    def rows_for_ids(self, ids: Iterable[int]) -> list[PatientRow]:
+        q = self._row_select().where(PatientRec.id.in_(list(ids))).order_by(PatientRec.id)
+        return [_row(r) for r in self.s.execute(q)]
+
+    def all_ids(self) -> list[int]:
+        return list(self.s.scalars(select(PatientRec.id).order_by(PatientRec.id)))
+
+    def count(self) -> int:
+        return self.s.scalar(select(func.count()).select_from(PatientRec)) or 0
+
+    @staticmethod
+    def _term_condition(t: SearchTerm) -> Any:
+        """Prefix matches as ranges (index-friendly on both backends); a full date matches the DOB."""
+        options = []
+        if t.folded:
+            hi = prefix_upper_bound(t.folded)
+            options += [
+                and_(PatientRec.family_fold >= t.folded, PatientRec.family_fold < hi),
+                and_(PatientRec.given_fold >= t.folded, PatientRec.given_fold < hi),
+            ]
+        if t.hospital_number:
+            hi = prefix_upper_bound(t.hospital_number)
+            options.append(
+                and_(PatientRec.hospital_number >= t.hospital_number, PatientRec.hospital_number < hi)
+            )
+        if t.digits:
+            hi = prefix_upper_bound(t.digits)
+            options.append(and_(PatientRec.nhs_number >= t.digits, PatientRec.nhs_number < hi))
+        if t.date:
+            options.append(PatientRec.date_of_birth == t.date)
+        return or_(*options)
+
+    def search(
+        self,
+        terms: Sequence[SearchTerm],
+        sort: str,
+        descending: bool,
+        include_archived: bool,
+        offset: int,
+        limit: int,
+    ) -> PatientPage:
+        conds = [self._term_condition(t) for t in terms]
+        if not include_archived:
+            conds.append(PatientRec.archived_at.is_(None))
+        cols = [*_SORT_COLUMNS[sort], PatientRec.id]
+        order = [c.desc() if descending else c.asc() for c in cols]
+        q = self._row_select().where(*conds).order_by(*order).offset(offset).limit(limit)
+        rows = tuple(_row(r) for r in self.s.execute(q))
+        if offset == 0 and len(rows) < limit:
+            total = len(rows)  # the whole result fits in the first page: no count query needed
+        else:
+            total = self.s.scalar(select(func.count()).select_from(PatientRec).where(*conds)) or 0
+        return PatientPage(rows=rows, total=total, offset=offset)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def add(self, data: PatientData) -> int:
+        rec = PatientRec(**_demographic_values(data))
+        self.s.add(rec)
+        self._flush()
+        self._insert_children(rec.id, data)
+        return rec.id
+
+    def _insert_children(self, pid: int, data: PatientData) -> None:
+        if data.partner:
+            self.s.add(
+                PartnerRec(
+                    patient_id=pid,
+                    family_name=data.partner.family_name,
+                    given_name=data.partner.given_name,
+                    date_of_birth=data.partner.date_of_birth,
+                )
+            )
+        self.s.add(RiskHistoryRec(patient_id=pid, **_risk_values(data.risk)))
+        for i, p in enumerate(data.pregnancies):
+            self.s.add(PreviousPregnancyRec(patient_id=pid, seq=i, **_pregnancy_values(p)))
+        self._replace_risk_lists(pid, data.risk)
+        self._flush()
+
+    def _replace_risk_lists(self, pid: int, risk: RiskHistory) -> None:
+        self.s.execute(delete(CervicalExcisionRec).where(CervicalExcisionRec.patient_id == pid))
+        self.s.execute(delete(DrugAllergyRec).where(DrugAllergyRec.patient_id == pid))
+        for i, e in enumerate(risk.cervical_excisions):
+            self.s.add(
+                CervicalExcisionRec(
+                    patient_id=pid, seq=i, procedure_date=e.date, year=e.year, kind=e.kind, depth_mm=e.depth_mm
+                )
+            )
+        for i, a in enumerate(risk.drug_allergies):
+            self.s.add(DrugAllergyRec(patient_id=pid, seq=i, substance=a))
+
+    def add_many(self, patients: Sequence[PatientData], archived: Sequence[bool] = ()) -> None:
+        """Bulk insert for demo data and imports: executemany per table, ids assigned up front."""
+        if not patients:
+            return
+        start = (self.s.scalar(select(func.max(PatientRec.id))) or 0) + 1
+        now = _utcnow()
+        stamp = {"created_at": now, "updated_at": now, "version": 1}
+        people, partners, risks, pregs, excisions, allergies = [], [], [], [], [], []
+        for offset, d in enumerate(patients):
+            pid = start + offset
+            gone = now if offset < len(archived) and archived[offset] else None
+            people.append({"id": pid, **_demographic_values(d), "archived_at": gone, **stamp})
+            if d.partner:
+                partners.append(
+                    {
+                        "patient_id": pid,
+                        "family_name": d.partner.family_name,
+                        "given_name": d.partner.given_name,
+                        "date_of_birth": d.partner.date_of_birth,
+                        **stamp,
+                    }
+                )
+            risks.append({"patient_id": pid, **_risk_values(d.risk), **stamp})
+            for i, p in enumerate(d.pregnancies):
+                pregs.append({"patient_id": pid, "seq": i, **_pregnancy_values(p), **stamp})
+            for i, e in enumerate(d.risk.cervical_excisions):
+                excisions.append(
+                    {
+                        "patient_id": pid,
+                        "seq": i,
+                        "procedure_date": e.date,
+                        "year": e.year,
+                        "kind": e.kind,
+                        "depth_mm": e.depth_mm,
+                        **stamp,
+                    }
+                )
+            for i, a in enumerate(d.risk.drug_allergies):
+                allergies.append({"patient_id": pid, "seq": i, "substance": a, **stamp})
+        for model, rows in (
+            (PatientRec, people),
+            (PartnerRec, partners),
+            (RiskHistoryRec, risks),
+            (PreviousPregnancyRec, pregs),
+            (CervicalExcisionRec, excisions),
+            (DrugAllergyRec, allergies),
+        ):
+            if rows:
+                with translate_errors():
+                    self.s.execute(insert(model), rows)
+        if self.s.get_bind().dialect.name == "postgresql":
+            # Explicit ids bypass the sequence: move it past them.
+            self.s.execute(
+                select(func.setval(func.pg_get_serial_sequence("patient", "id"), func.max(PatientRec.id)))
+            )
+
+    def delete_all(self) -> int:
+        """Remove every patient (demo-data --force only); children go first for the foreign keys."""
+        n = self.count()
+        for model in (DrugAllergyRec, CervicalExcisionRec, PreviousPregnancyRec, RiskHistoryRec, PartnerRec, PatientRec):
+            self.s.execute(delete(model))
+        return n
+
+    def _locked(self, rec: Any, version: int) -> None:
+        if rec.version != version:
+            raise ConflictError(_CONFLICT)
+
+    def update_demographics(
+        self, patient_id: int, version: int, data: PatientData, partner: Partner | None
+    ) -> None:
+        rec = self._load(patient_id)
+        self._locked(rec, version)
+        for k, v in _demographic_values(data).items():
+            setattr(rec, k, v)
+        if partner is None:
+            rec.partner = None
+        elif rec.partner is None:
+            rec.partner = PartnerRec(
+                family_name=partner.family_name, given_name=partner.given_name, date_of_birth=partner.date_of_birth
+            )
+        else:
+            rec.partner.family_name = partner.family_name
+            rec.partner.given_name = partner.given_name
+            rec.partner.date_of_birth = partner.date_of_birth
+        # Bump the version even when only the partner changed, so a stale editor is refused.
+        rec.updated_at = _utcnow()
+        self._flush()
+
+    def set_archived(self, patient_id: int, version: int, archived: bool) -> None:
+        rec = self._load(patient_id)
+        self._locked(rec, version)
+        rec.archived_at = _utcnow() if archived else None
+        self._flush()
+
+    def update_risk(self, patient_id: int, version: int, risk: RiskHistory) -> None:
+        rec = self._load(patient_id)
+        if rec.risk is None:
+            rec.risk = RiskHistoryRec(**_risk_values(risk))
+        else:
+            self._locked(rec.risk, version)
+            for k, v in _risk_values(risk).items():
+                setattr(rec.risk, k, v)
+            rec.risk.updated_at = _utcnow()
+        self._replace_risk_lists(patient_id, risk)
+        self._flush()
+
+    def add_pregnancy(self, patient_id: int, pregnancy: PreviousPregnancy) -> int:
+        rec = self._load(patient_id)
+        seq = max((p.seq for p in rec.pregnancies), default=-1) + 1
+        prec = PreviousPregnancyRec(patient_id=patient_id, seq=seq, **_pregnancy_values(pregnancy))
+        self.s.add(prec)
+        self._flush()
+        return prec.id
+
+    def _pregnancy(self, patient_id: int, pregnancy_id: int) -> PreviousPregnancyRec:
+        prec = self.s.get(PreviousPregnancyRec, pregnancy_id)
+        if prec is None or prec.patient_id != patient_id:
+            raise NotFoundError("That pregnancy is no longer recorded for this patient.")
+        return prec
+
+    def update_pregnancy(
+        self, patient_id: int, pregnancy_id: int, version: int, pregnancy: PreviousPregnancy
+    ) -> None:
+        prec = self._pregnancy(patient_id, pregnancy_id)
+        self._locked(prec, version)
+        for k, v in _pregnancy_values(pregnancy).items():
+            setattr(prec, k, v)
+        self._flush()
+
+    def remove_pregnancy(self, patient_id: int, pregnancy_id: int, version: int) -> None:
+        prec = self._pregnancy(patient_id, pregnancy_id)
+        self._locked(prec, version)
+        self.s.delete(prec)
+        self._flush()
+
+
+class SqlUnitOfWork:
+    """A session per use case; rolls back unless ``commit()`` was called."""
+
+    patients: SqlPatientRepository
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._factory = session_factory
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self.session = self._factory()
+        self.patients = SqlPatientRepository(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        with translate_errors():
+            self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+def unit_of_work_factory(session_factory: sessionmaker[Session]) -> Any:
+    return lambda: SqlUnitOfWork(session_factory)
