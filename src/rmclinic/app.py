@@ -1,17 +1,16 @@
-"""Wiring: choose the database, migrate it, build the services. Nothing happens at import."""
+"""Wiring: choose the database, migrate it, build the services, start the UI. Nothing runs at import."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from .domain.clock import Clock, SystemClock
 from .persistence.db import describe, make_engine, resolve_url
 from .persistence.migrate import upgrade
 from .persistence.repository import unit_of_work_factory
+from .services.container import Services
 from .services.demo import DemoService
 from .services.patients import PatientService
 from .services.transfer import TransferService
@@ -19,36 +18,55 @@ from .services.transfer import TransferService
 log = logging.getLogger("rmclinic.app")
 
 
-@dataclass
-class Services:
-    url: str
-    engine: Engine
-    patients: PatientService
-    transfer: TransferService
-    demo: DemoService
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
 def build_services(url: str | None = None, clock: Clock | None = None, migrate: bool = True) -> Services:
     """Open (and, unless told otherwise, migrate) the database and build every service over it."""
     resolved = resolve_url(url)
-    if migrate:
-        backup = upgrade(resolved)
-        if backup:
-            log.info("database backed up before migration")
+    if migrate and upgrade(resolved):
+        log.info("database backed up before migration")
     engine = make_engine(resolved)
-    log.info("database: %s", engine.dialect.name)
     uow = unit_of_work_factory(sessionmaker(engine, expire_on_commit=False))
     clk = clock or SystemClock()
     return Services(
-        url=resolved,
-        engine=engine,
         patients=PatientService(uow, clk),
         transfer=TransferService(uow, clk),
         demo=DemoService(uow, clk),
+        backend=engine.dialect.name,
+        database_label=describe(resolved),
+        close=engine.dispose,
     )
 
 
-__all__ = ["Services", "build_services", "describe"]
+def run_self_test(services: Services) -> int:
+    """Build the real main window and load the patient list; returns the number of patients listed."""
+    from .ui.main import make_application
+    from .ui.main_window import MainWindow
+
+    app = make_application()
+    window = MainWindow(services, remember_geometry=False)
+    window.load()
+    window.show()
+    app.processEvents()
+    shown = window.patients.model.total
+    window.close()
+    return shown
+
+
+def run_app(database: str | None) -> int:
+    from .ui.main import make_application, show_start_error
+    from .ui.main_window import MainWindow
+
+    app = make_application()
+    try:
+        services = build_services(database)
+    except Exception as exc:  # noqa: BLE001 - shown to the user in a dialog, never a traceback
+        from .cli import known_error_message
+
+        log.exception("start-up failed")
+        show_start_error(known_error_message(exc) or f"Could not start ({type(exc).__name__}); see the log file.")
+        return 1
+    window = MainWindow(services)
+    window.load()
+    window.show()
+    code = app.exec()
+    services.close()
+    return code

@@ -160,24 +160,24 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def self_test(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from .ui.main import run_self_test
+    from .app import run_self_test
 
     svc = _services(args)
     try:
         shown = run_self_test(svc)
     finally:
         svc.close()
-    print(f"self-test passed: {svc.engine.dialect.name} database migrated, main window built, {shown} patients listed")
+    print(f"self-test passed: {svc.backend} database migrated, main window built, {shown} patients listed")
     return 0
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    from .ui.main import run_app
+    from .app import run_app
 
     return run_app(args.database)
 
 
-def _known_error_message(exc: BaseException) -> str | None:
+def known_error_message(exc: BaseException) -> str | None:
     """The one-line message for failures the user can act on; None for bugs."""
     from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("rmclinic: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback
-        message = _known_error_message(exc)
+        message = known_error_message(exc)
         if message is None:
             log.exception("unexpected error")
             where = f"; details in {log_file}" if log_file else ""

@@ -15,7 +15,7 @@ from .identifiers import normalise_hospital_number
 from .text import fold
 
 _DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
-_NHS_SPACED = re.compile(r"^\d{3}\s\d{3}\s\d{4}$")
+_DIGITS_AND_SPACES = re.compile(r"^[\d\s]+$")
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,8 @@ def parse_date_dmy(text: str) -> dt.date | None:
 
 def parse_query(text: str) -> tuple[SearchTerm, ...]:
     raw = text.strip()
-    if _NHS_SPACED.match(raw):  # an NHS number typed as printed: one term
-        raw = raw.replace(" ", "")
+    if _DIGITS_AND_SPACES.match(raw):  # an NHS number typed as printed (3 3 4): one term
+        raw = "".join(raw.split())
     terms = []
     for token in raw.replace(",", " ").split():
         date = parse_date_dmy(token)

@@ -1,0 +1,35 @@
+# The two commands: `make run` and `make test`. Both create .venv/ when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck pytest wheel clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/rmclinic
+
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests migrations
+	$(PY) -m ruff format --check src tests migrations
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+pytest: $(STAMP)
+	@$(PY) tests/postgres_status.py
+	$(PY) -m pytest
+
+wheel: $(STAMP)
+	$(PY) -m pip wheel --quiet --no-deps -w dist .
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

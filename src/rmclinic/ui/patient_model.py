@@ -1,0 +1,118 @@
+"""The patient list model: holds only the rows fetched so far; search, sort and paging run in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+from ..domain.identifiers import format_nhs_number
+from ..services.dto import PatientQuery, PatientRow
+from ..services.patients import PatientService
+from .common import format_date, tr
+
+COLUMNS = (
+    ("hospital_number", "Hospital no."),
+    ("nhs_number", "NHS no."),
+    ("name", "Name"),
+    ("date_of_birth", "Date of birth"),
+)
+PAGE_SIZE = 100
+ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class PatientListModel(QAbstractTableModel):
+    total_changed = Signal(int)
+
+    def __init__(self, service: PatientService, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._service = service
+        self._rows: list[PatientRow] = []
+        self._total = 0
+        self._query = PatientQuery()
+
+    # -- loading ------------------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @property
+    def query(self) -> PatientQuery:
+        return self._query
+
+    def set_query(self, query: PatientQuery) -> None:
+        self._query = query
+        self.reload()
+
+    def reload(self) -> None:
+        page = self._service.search(self._query, 0, PAGE_SIZE)
+        self.beginResetModel()
+        self._rows = list(page.rows)
+        self._total = page.total
+        self.endResetModel()
+        self.total_changed.emit(self._total)
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and len(self._rows) < self._total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid():
+            return
+        page = self._service.search(self._query, len(self._rows), PAGE_SIZE)
+        if not page.rows:
+            self._total = len(self._rows)
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(page.rows) - 1)
+        self._rows.extend(page.rows)
+        self.endInsertRows()
+
+    def row_at(self, row: int) -> PatientRow | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    # -- Qt model API -------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        key = COLUMNS[index.column()][0]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if key == "hospital_number":
+                return r.hospital_number + (" " + tr("(archived)") if r.archived else "")
+            if key == "nhs_number":
+                return format_nhs_number(r.nhs_number)
+            if key == "name":
+                return f"{r.family_name.upper()}, {r.given_name}"
+            return format_date(r.date_of_birth)
+        if role == ROW_ID_ROLE:
+            return r.id
+        if role == Qt.ItemDataRole.ToolTipRole and r.archived:
+            return tr("This patient is archived.")
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            if 0 <= section < len(COLUMNS):
+                return tr(COLUMNS[section][1])
+        return super().headerData(section, orientation, role)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        from dataclasses import replace
+
+        self.set_query(
+            replace(
+                self._query, sort=COLUMNS[column][0], descending=order == Qt.SortOrder.DescendingOrder
+            )
+        )

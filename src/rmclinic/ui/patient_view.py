@@ -1,0 +1,433 @@
+"""One patient: header, loss counts and definitions met, and tabs for history, risk and details."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..domain.errors import DomainError, ValidationError
+from ..domain.gestation import format_days
+from ..domain.identifiers import format_nhs_number
+from ..domain.obstetric import GENETICS_LABELS, OUTCOME_LABELS, chronological
+from ..domain.patient import EXCISION_KINDS, SMOKING_VALUES, CervicalExcision, RiskHistory, age_on
+from ..domain.search import parse_date_dmy
+from ..services.dto import PatientRecord
+from ..services.patients import PatientService
+from .common import ErrorLabel, format_date, parse_optional_float, tr
+from .patient_dialog import PatientDialog
+from .pregnancy_dialog import PregnancyDialog
+
+
+def _yes(flag: bool) -> str:
+    return tr("yes") if flag else tr("no")
+
+
+class PatientView(QWidget):
+    """Shows one patient; emits ``patient_saved`` after any change so lists can refresh."""
+
+    patient_saved = Signal(int)
+    close_requested = Signal()
+
+    def __init__(self, service: PatientService, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._service = service
+        self.record: PatientRecord | None = None
+
+        outer = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.back = QPushButton(tr("← Patient list"))
+        self.back.setAccessibleName(tr("Back to patient list"))
+        self.back.clicked.connect(self.close_requested)
+        top.addWidget(self.back)
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        self.title.setFont(font)
+        top.addWidget(self.title, 1)
+        outer.addLayout(top)
+        self.subtitle = QLabel()
+        self.subtitle.setTextFormat(Qt.TextFormat.PlainText)
+        self.subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        outer.addWidget(self.subtitle)
+        self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary.setWordWrap(True)
+        self.summary.setAccessibleName(tr("Obstetric summary"))
+        self.summary.setStyleSheet("QLabel { border: 1px solid palette(mid); padding: 6px; }")
+        outer.addWidget(self.summary)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._history_tab(), tr("&Obstetric history"))
+        self.tabs.addTab(self._risk_tab(), tr("&Risk history"))
+        self.tabs.addTab(self._details_tab(), tr("&Details"))
+        outer.addWidget(self.tabs, 1)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.close_requested.emit)
+
+    # -- tabs ---------------------------------------------------------------------------------
+
+    def _history_tab(self) -> QWidget:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        self.history = QTableWidget(0, 7)
+        self.history.setHorizontalHeaderLabels(
+            [tr("Year"), tr("Date"), tr("Outcome"), tr("Gestation"), tr("Fetuses"), tr("Conception"), tr("Tissue genetics")]
+        )
+        self.history.setAccessibleName(tr("Previous pregnancies"))
+        self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.history.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.history.verticalHeader().setVisible(False)
+        self.history.doubleClicked.connect(self.on_edit_pregnancy_clicked)
+        lay.addWidget(self.history)
+        buttons = QHBoxLayout()
+        self.add_preg = QPushButton(tr("&Add pregnancy…"))
+        self.edit_preg = QPushButton(tr("&Edit…"))
+        self.remove_preg = QPushButton(tr("Re&move (entered in error)"))
+        self.add_preg.clicked.connect(self.on_add_pregnancy_clicked)
+        self.edit_preg.clicked.connect(self.on_edit_pregnancy_clicked)
+        self.remove_preg.clicked.connect(self.on_remove_pregnancy_clicked)
+        for b in (self.add_preg, self.edit_preg, self.remove_preg):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        lay.addLayout(buttons)
+        return w
+
+    def _risk_tab(self) -> QWidget:
+        w = QWidget()
+        outer = QVBoxLayout(w)
+        form = QFormLayout()
+        outer.addLayout(form)
+        self.risk_errors: dict[str, ErrorLabel] = {}
+        self.smoking = QComboBox()
+        for v in SMOKING_VALUES:
+            self.smoking.addItem(tr(v.capitalize(), "Smoking"), v)
+        self.alcohol = QLineEdit()
+        self.height = QLineEdit()
+        self.weight = QLineEdit()
+        self.bmi = QLabel()
+        self.excisions = QLineEdit()
+        self.excisions.setPlaceholderText(tr("one per procedure: year or dd/mm/yyyy, kind, depth mm; e.g. 2015 lletz 9; 2018 cone"))
+        self.cerclage = QCheckBox(tr("Previous cervical cerclage"))
+        self.cerclage_notes = QLineEdit()
+        self.vte = QCheckBox(tr("Venous thromboembolism in the past"))
+        self.vte_notes = QLineEdit()
+        self.allergies = QLineEdit()
+        self.allergies.setPlaceholderText(tr("separate with ';', e.g. Penicillin; Latex"))
+        for key, label, widget in (
+            ("risk.smoking", tr("&Smoking"), self.smoking),
+            ("risk.alcohol_units_per_week", tr("&Alcohol (units/week)"), self.alcohol),
+            ("risk.height_cm", tr("&Height (cm)"), self.height),
+            ("risk.weight_kg", tr("&Weight (kg)"), self.weight),
+            ("bmi", tr("BMI (derived)"), self.bmi),
+            ("risk.cervical_excisions", tr("Cervical e&xcisions (LLETZ/cone)"), self.excisions),
+            ("risk.previous_cerclage", "", self.cerclage),
+            ("risk.cerclage_notes", tr("Cerclage &notes"), self.cerclage_notes),
+            ("risk.vte_history", "", self.vte),
+            ("risk.vte_notes", tr("&VTE notes"), self.vte_notes),
+            ("risk.drug_allergies", tr("Drug a&llergies"), self.allergies),
+        ):
+            holder = QWidget()
+            hl = QVBoxLayout(holder)
+            hl.setContentsMargins(0, 0, 0, 0)
+            hl.addWidget(widget)
+            err = ErrorLabel(self)
+            hl.addWidget(err)
+            self.risk_errors[key] = err
+            lab = QLabel(label)
+            lab.setBuddy(widget)
+            widget.setAccessibleName((label or getattr(widget, "text", lambda: key)()).replace("&", ""))
+            form.addRow(lab, holder)
+        self.risk_banner = ErrorLabel(self)
+        outer.addWidget(self.risk_banner)
+        row = QHBoxLayout()
+        self.save_risk = QPushButton(tr("Save risk history"))
+        self.save_risk.setToolTip(tr("Ctrl+S"))
+        self.save_risk.clicked.connect(self.on_save_risk_clicked)
+        row.addWidget(self.save_risk)
+        row.addStretch(1)
+        outer.addLayout(row)
+        outer.addStretch(1)
+        QShortcut(QKeySequence.StandardKey.Save, w, activated=self.on_save_risk_clicked)
+        return w
+
+    def _details_tab(self) -> QWidget:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        self.details = QLabel()
+        self.details.setTextFormat(Qt.TextFormat.PlainText)
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        lay.addWidget(self.details, 1)
+        row = QHBoxLayout()
+        self.edit_details = QPushButton(tr("Edit &details…"))
+        self.edit_details.clicked.connect(self.on_edit_details_clicked)
+        self.archive = QPushButton()
+        self.archive.clicked.connect(self.on_archive_clicked)
+        row.addWidget(self.edit_details)
+        row.addWidget(self.archive)
+        row.addStretch(1)
+        lay.addLayout(row)
+        return w
+
+    # -- showing ------------------------------------------------------------------------------
+
+    def show_patient(self, patient_id: int) -> None:
+        self.set_record(self._service.get(patient_id))
+
+    def set_record(self, record: PatientRecord) -> None:
+        self.record = record
+        d = record.data
+        today = dt.date.today()
+        self.title.setText(f"{d.family_name.upper()}, {d.given_name}" + (f"  [{tr('archived')}]" if record.archived else ""))
+        bits = [
+            f"{tr('Hospital no.')} {d.hospital_number}",
+            f"{tr('NHS no.')} {format_nhs_number(d.nhs_number) or '—'}",
+            f"{tr('Born')} {format_date(d.date_of_birth)} ({tr('age')} {age_on(d.date_of_birth, today)})",
+        ]
+        if d.partner:
+            bits.append(f"{tr('Partner')}: {d.partner.given_name} {d.partner.family_name}".strip())
+        self.subtitle.setText("   ·   ".join(bits))
+        self._show_summary(record)
+        self._show_history(record)
+        self._show_risk(d.risk)
+        self._show_details(record)
+
+    def _show_summary(self, record: PatientRecord) -> None:
+        s = record.summary
+        lines = [
+            f"G{s.gravidity} P{s.parity}   ·   {tr('Pregnancy losses before 24 weeks')}: {s.total_losses} "
+            f"({tr('first trimester')} {s.first_trimester_losses}, {tr('second trimester')} {s.second_trimester_losses})"
+            f"   ·   {tr('consecutive')}: {s.consecutive_losses}   ·   {tr('live births')}: {s.live_births}",
+        ]
+        met = []
+        if s.meets_eshre:
+            met.append(tr("ESHRE 2022 (≥2 losses)"))
+        if s.meets_rcog:
+            met.append(tr("RCOG 2023 (≥3 first-trimester or any second-trimester loss)"))
+        if met:
+            kind = tr("secondary RM") if s.secondary else tr("primary RM")
+            lines.append(f"✔ {tr('Meets')}: {'; '.join(met)}   ·   {kind}")
+        else:
+            lines.append(tr("Does not meet the ESHRE or RCOG definition of recurrent miscarriage."))
+        self.summary.setText("\n".join(lines))
+
+    def _show_history(self, record: PatientRecord) -> None:
+        by_data = {id(r.data): r for r in record.pregnancy_records}
+        ordered = chronological([r.data for r in record.pregnancy_records])
+        self._history_ids = [by_data[id(p)] for p in ordered]
+        self.history.setRowCount(len(ordered))
+        for row, p in enumerate(ordered):
+            values = [
+                str(p.year),
+                format_date(p.date),
+                tr(OUTCOME_LABELS[p.outcome], "Outcome"),
+                format_days(p.gestation_days),
+                str(p.fetuses),
+                tr("ART") if p.conception.value == "art" else tr("spontaneous"),
+                tr(GENETICS_LABELS[p.tissue_genetics], "Genetics"),
+            ]
+            for col, v in enumerate(values):
+                item = QTableWidgetItem(v)
+                if p.notes:
+                    item.setToolTip(p.notes)
+                self.history.setItem(row, col, item)
+        self.history.resizeColumnsToContents()
+        has = bool(ordered)
+        self.edit_preg.setEnabled(has)
+        self.remove_preg.setEnabled(has)
+
+    def _show_risk(self, r: RiskHistory) -> None:
+        self.smoking.setCurrentIndex(max(0, self.smoking.findData(r.smoking)))
+        num = lambda v: "" if v is None else f"{v:g}"  # noqa: E731
+        self.alcohol.setText(num(r.alcohol_units_per_week))
+        self.height.setText(num(r.height_cm))
+        self.weight.setText(num(r.weight_kg))
+        self.bmi.setText(f"{r.bmi:.1f}" if r.bmi else "—")
+        self.excisions.setText("; ".join(_format_excision(e) for e in r.cervical_excisions))
+        self.cerclage.setChecked(r.previous_cerclage)
+        self.cerclage_notes.setText(r.cerclage_notes)
+        self.vte.setChecked(r.vte_history)
+        self.vte_notes.setText(r.vte_notes)
+        self.allergies.setText("; ".join(r.drug_allergies))
+        for e in self.risk_errors.values():
+            e.show_problem(None)
+        self.risk_banner.show_problem(None)
+
+    def _show_details(self, record: PatientRecord) -> None:
+        d = record.data
+        rows = [
+            (tr("Phone"), d.phone),
+            (tr("E-mail"), d.email),
+            (tr("Address"), d.address),
+            (tr("GP practice"), d.gp_practice),
+            (tr("Notes"), d.notes),
+        ]
+        if d.partner:
+            rows.append((tr("Partner's date of birth"), format_date(d.partner.date_of_birth)))
+        self.details.setText("\n".join(f"{k}: {v or '—'}" for k, v in rows))
+        self.archive.setText(tr("&Unarchive") if record.archived else tr("Ar&chive"))
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _saved(self, record: PatientRecord) -> None:
+        self.set_record(record)
+        self.patient_saved.emit(record.id)
+
+    def _selected_pregnancy(self) -> Any:
+        row = self.history.currentRow()
+        return self._history_ids[row] if 0 <= row < len(self._history_ids) else None
+
+    def on_add_pregnancy_clicked(self) -> None:
+        if self.record is None:
+            return
+        dlg = PregnancyDialog(self._service, self.record, parent=self)
+        if dlg.exec() and dlg.saved:
+            self._saved(dlg.saved)
+
+    def on_edit_pregnancy_clicked(self) -> None:
+        preg = self._selected_pregnancy()
+        if self.record is None or preg is None:
+            return
+        dlg = PregnancyDialog(self._service, self.record, preg, parent=self)
+        if dlg.exec() and dlg.saved:
+            self._saved(dlg.saved)
+
+    def on_remove_pregnancy_clicked(self) -> None:
+        preg = self._selected_pregnancy()
+        if self.record is None or preg is None:
+            return
+        if (
+            QMessageBox.question(self, tr("Remove pregnancy"), tr("Remove this pregnancy, entered in error?"))
+            != QMessageBox.StandardButton.Yes
+        ):
+            return
+        try:
+            self._saved(self._service.remove_pregnancy(self.record.id, preg.id, preg.version))
+        except DomainError as e:
+            QMessageBox.warning(self, tr("Not removed"), str(e))
+
+    def on_edit_details_clicked(self) -> None:
+        if self.record is None:
+            return
+        dlg = PatientDialog(self._service, self.record, parent=self)
+        if dlg.exec() and dlg.saved:
+            self._saved(dlg.saved)
+
+    def on_archive_clicked(self) -> None:
+        if self.record is None:
+            return
+        try:
+            self._saved(self._service.set_archived(self.record.id, self.record.version, not self.record.archived))
+        except DomainError as e:
+            QMessageBox.warning(self, tr("Not saved"), str(e))
+
+    def collect_risk(self) -> tuple[RiskHistory | None, dict[str, str]]:
+        problems: dict[str, str] = {}
+        values: dict[str, float | None] = {}
+        for key, field in (
+            ("alcohol_units_per_week", self.alcohol),
+            ("height_cm", self.height),
+            ("weight_kg", self.weight),
+        ):
+            v, p = parse_optional_float(field.text())
+            values[key] = v
+            if p:
+                problems["risk." + key] = p
+        excisions, p = parse_excisions(self.excisions.text())
+        if p:
+            problems["risk.cervical_excisions"] = p
+        if problems:
+            return None, problems
+        return (
+            RiskHistory(
+                cervical_excisions=tuple(excisions),
+                previous_cerclage=self.cerclage.isChecked(),
+                cerclage_notes=self.cerclage_notes.text(),
+                vte_history=self.vte.isChecked(),
+                vte_notes=self.vte_notes.text(),
+                smoking=self.smoking.currentData(),
+                alcohol_units_per_week=values["alcohol_units_per_week"],
+                height_cm=values["height_cm"],
+                weight_kg=values["weight_kg"],
+                drug_allergies=tuple(a.strip() for a in self.allergies.text().split(";") if a.strip()),
+            ),
+            {},
+        )
+
+    def on_save_risk_clicked(self) -> None:
+        if self.record is None:
+            return
+        for e in self.risk_errors.values():
+            e.show_problem(None)
+        self.risk_banner.show_problem(None)
+        risk, problems = self.collect_risk()
+        if risk is None:
+            for k, m in problems.items():
+                self.risk_errors[k].show_problem(m)
+            return
+        try:
+            self._saved(self._service.update_risk(self.record.id, self.record.risk_version, risk))
+        except ValidationError as e:
+            for prob in e.problems:
+                key = prob.field if prob.field in self.risk_errors else ".".join(prob.field.split(".")[:2])
+                (self.risk_errors.get(key) or self.risk_banner).show_problem(prob.message)
+        except DomainError as e:
+            self.risk_banner.show_problem(str(e))
+
+
+def _format_excision(e: CervicalExcision) -> str:
+    when = format_date(e.date) if e.date else (str(e.year) if e.year else "")
+    depth = f" {e.depth_mm:g}" if e.depth_mm is not None else ""
+    return f"{when} {e.kind}{depth}".strip()
+
+
+def parse_excisions(text: str) -> tuple[list[CervicalExcision], str | None]:
+    """Parse ``2015 lletz 9; 03/04/2018 cone`` (year or date, kind, optional depth in mm)."""
+    out: list[CervicalExcision] = []
+    for i, chunk in enumerate(c.strip() for c in text.split(";")):
+        if not chunk:
+            continue
+        parts = chunk.split()
+        date = year = depth = None
+        kind = "lletz"
+        for part in parts:
+            low = part.lower()
+            if low in EXCISION_KINDS:
+                kind = low
+            elif (d := parse_date_dmy(part)) is not None:
+                date, year = d, d.year
+            elif part.isdigit() and len(part) == 4:
+                year = int(part)
+            else:
+                v, problem = parse_optional_float(low.removesuffix("mm"))
+                if problem or v is None:
+                    return [], tr("Procedure {n}: '{part}' is not a year, date, kind (lletz, cone, other) or depth.").format(
+                        n=i + 1, part=part
+                    )
+                depth = v
+        out.append(CervicalExcision(date=date, year=year, kind=kind, depth_mm=depth))
+    return out, None

@@ -1,0 +1,158 @@
+"""The Patients page: search-as-you-type list and the patient view, one at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..services.dto import PatientQuery
+from ..services.patients import PatientService
+from .common import tr
+from .patient_dialog import PatientDialog
+from .patient_model import ROW_ID_ROLE, PatientListModel
+from .patient_view import PatientView
+
+SEARCH_DEBOUNCE_MS = 80  # coalesce fast typing; short enough to feel instant
+
+
+class PatientsPage(QStackedWidget):
+    def __init__(self, service: PatientService, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._service = service
+        self.list_page = QWidget()
+        lay = QVBoxLayout(self.list_page)
+        row = QHBoxLayout()
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(
+            tr("Search: name, hospital number, NHS number or date of birth (dd/mm/yyyy)  —  Ctrl+F")
+        )
+        self.search.setAccessibleName(tr("Search patients"))
+        self.search.setClearButtonEnabled(True)
+        row.addWidget(self.search, 1)
+        self.archived = QCheckBox(tr("Include &archived"))
+        row.addWidget(self.archived)
+        self.new_button = QPushButton(tr("&New patient…"))
+        self.new_button.setToolTip(tr("Ctrl+N"))
+        row.addWidget(self.new_button)
+        lay.addLayout(row)
+        self.count = QLabel()
+        self.count.setAccessibleName(tr("Number of patients found"))
+        lay.addWidget(self.count)
+
+        self.model = PatientListModel(service, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName(tr("Patient list"))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(2, Qt.SortOrder.AscendingOrder)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setTabKeyNavigation(False)
+        lay.addWidget(self.table, 1)
+        self.addWidget(self.list_page)
+
+        self.view = PatientView(service)
+        self.addWidget(self.view)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.run_search)
+        self.search.textChanged.connect(self._debounce.start)
+        self.search.returnPressed.connect(self.on_search_return_pressed)
+        self.search.installEventFilter(self)
+        self.archived.toggled.connect(self.run_search)
+        self.model.total_changed.connect(self._show_count)
+        self.table.activated.connect(self.on_table_activated)
+        self.new_button.clicked.connect(self.on_new_patient_clicked)
+        self.view.close_requested.connect(self.show_list)
+        self.view.patient_saved.connect(lambda _id: self.model.reload())
+
+    # -- searching ----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        self.run_search()
+
+    def run_search(self) -> None:
+        self._debounce.stop()
+        q = self.model.query
+        self.model.set_query(
+            PatientQuery(
+                text=self.search.text(),
+                sort=q.sort,
+                descending=q.descending,
+                include_archived=self.archived.isChecked(),
+            )
+        )
+        if self.model.rowCount():
+            self.table.selectRow(0)
+
+    def _show_count(self, total: int) -> None:
+        if self.search.text().strip():
+            self.count.setText(tr("{n} patients found").format(n=f"{total:,}"))
+        else:
+            self.count.setText(tr("{n} patients").format(n=f"{total:,}"))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Down arrow from the search field moves into the list: keyboard only, no mouse.
+        if watched is self.search and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.key() == Qt.Key.Key_Down and self.model.rowCount():
+                self.table.setFocus()
+                if not self.table.currentIndex().isValid():
+                    self.table.selectRow(0)
+                return True
+        return super().eventFilter(watched, event)
+
+    def focus_search(self) -> None:
+        self.show_list()
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def on_search_return_pressed(self) -> None:
+        if self._debounce.isActive():
+            self.run_search()
+        if self.model.rowCount() == 1:
+            self.open_patient(self.model.row_at(0).id)  # type: ignore[union-attr]
+        elif self.model.rowCount():
+            self.table.setFocus()
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def on_table_activated(self, index: Any) -> None:
+        pid = self.model.data(index, ROW_ID_ROLE)
+        if pid is not None:
+            self.open_patient(int(pid))
+
+    def open_patient(self, patient_id: int) -> None:
+        self.view.show_patient(patient_id)
+        self.setCurrentWidget(self.view)
+        self.view.tabs.setFocus()
+
+    def show_list(self) -> None:
+        self.setCurrentWidget(self.list_page)
+        self.table.setFocus()
+
+    def on_new_patient_clicked(self) -> None:
+        dlg = PatientDialog(self._service, parent=self)
+        if dlg.exec() and dlg.saved:
+            self.model.reload()
+            self.open_patient(dlg.saved.id)

@@ -1,0 +1,88 @@
+"""Test set-up: offscreen Qt, hypothesis profiles, a frozen clock, and both database backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# Before anything imports Qt.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("RMCLINIC_LOG_DIR", tempfile.mkdtemp(prefix="rmclinic-test-logs-"))
+os.environ.pop("RMCLINIC_DATABASE_URL", None)
+# QSettings of the tests must never touch the user's real settings.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="rmclinic-test-config-")
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pgserver import PostgresServer, find_bin_dir, required  # noqa: E402
+
+from rmclinic.app import build_services  # noqa: E402
+from rmclinic.domain.clock import FixedClock  # noqa: E402
+from rmclinic.services.container import Services  # noqa: E402
+
+settings.register_profile("ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+TODAY = dt.date(2026, 11, 22)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.timezone.utc))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer | None]:
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if required():
+            pytest.fail("PostgreSQL server binaries not found, and RMCLINIC_REQUIRE_POSTGRES=1")
+        yield None
+        return
+    server = PostgresServer(bin_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    server = request.getfixturevalue("pg_server")
+    if server is None:
+        pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
+    return str(server.create_database())
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def services(db_url: str, clock: FixedClock) -> Iterator[Services]:
+    svc = build_services(db_url, clock=clock)
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+@pytest.fixture
+def sqlite_services(sqlite_url: str, clock: FixedClock) -> Iterator[Services]:
+    svc = build_services(sqlite_url, clock=clock)
+    try:
+        yield svc
+    finally:
+        svc.close()
