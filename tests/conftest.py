@@ -16,15 +16,15 @@ os.environ.pop("RMCLINIC_DATABASE_URL", None)
 # QSettings of the tests must never touch the user's real settings.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="rmclinic-test-config-")
 
-import pytest  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
+import pytest
+from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pgserver import PostgresServer, find_bin_dir, required  # noqa: E402
+from pgserver import PostgresServer, find_bin_dir, required
 
-from rmclinic.app import build_services  # noqa: E402
-from rmclinic.domain.clock import FixedClock  # noqa: E402
-from rmclinic.services.container import Services  # noqa: E402
+from rmclinic.app import build_services
+from rmclinic.domain.clock import FixedClock
+from rmclinic.services.container import Services
 
 settings.register_profile("ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, max_examples=100)
@@ -35,7 +35,7 @@ TODAY = dt.date(2026, 11, 22)
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.timezone.utc))
+    return FixedClock(dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pgserver import REQUIRE_ENV, find_bin_dir, required  # noqa: E402
+from pgserver import REQUIRE_ENV, find_bin_dir, required
 
 bin_dir = find_bin_dir()
 if bin_dir:

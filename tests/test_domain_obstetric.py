@@ -33,7 +33,8 @@ def test_amira_three_early_losses_meets_both_definitions_primary() -> None:
     )
     assert (s.gravidity, s.parity, s.total_losses, s.consecutive_losses) == (3, 0, 3, 3)
     assert (s.first_trimester_losses, s.second_trimester_losses) == (3, 0)
-    assert s.meets_eshre and s.meets_rcog
+    assert s.meets_eshre
+    assert s.meets_rcog
     assert s.rm_type == "primary"
 
 
@@ -52,13 +53,15 @@ def test_ectopic_and_molar_do_not_count_but_biochemical_does() -> None:
 
 def test_two_losses_meet_eshre_not_rcog() -> None:
     s = summarise([preg(2022, Outcome.BIOCHEMICAL), preg(2023, Outcome.EARLY_MISCARRIAGE, 9 * 7)])
-    assert s.meets_eshre and not s.meets_rcog
+    assert s.meets_eshre
+    assert not s.meets_rcog
 
 
 def test_one_second_trimester_loss_meets_rcog() -> None:
     s = summarise([preg(2025, Outcome.LATE_MISCARRIAGE, 17 * 7)])
     assert s.second_trimester_losses == 1
-    assert s.meets_rcog and not s.meets_eshre
+    assert s.meets_rcog
+    assert not s.meets_eshre
 
 
 def test_live_birth_breaks_the_consecutive_run_and_makes_rm_secondary() -> None:
@@ -74,7 +77,8 @@ def test_live_birth_breaks_the_consecutive_run_and_makes_rm_secondary() -> None:
     )
     assert s.total_losses == 4
     assert s.consecutive_losses == 2  # the ectopic neither counts nor breaks the run
-    assert s.parity == 1 and s.secondary
+    assert s.parity == 1
+    assert s.secondary
 
 
 def test_gestation_decides_trimester_when_known() -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from rmclinic.domain.errors import ValidationError
-from rmclinic.domain.patient import CervicalExcision, PatientData, Partner, RiskHistory, validate_patient
+from rmclinic.domain.patient import CervicalExcision, Partner, PatientData, RiskHistory, validate_patient
 
 TODAY = dt.date(2026, 11, 22)
 

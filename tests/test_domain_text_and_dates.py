@@ -15,8 +15,15 @@ from rmclinic.domain.text import fold, prefix_upper_bound
 
 @pytest.mark.parametrize(
     ("typed", "stored"),
-    [("lucja", "Łucja"), ("zoe", "Zoë"), ("nguyen", "Nguyễn"), ("osullivan", "O'Sullivan"[:1] + "sullivan"),
-     ("muller", "Müller"), ("strasse", "Straße"), ("wisniewska", "Wiśniewska")],
+    [
+        ("lucja", "Łucja"),
+        ("zoe", "Zoë"),
+        ("nguyen", "Nguyễn"),
+        ("osullivan", "O'Sullivan"[:1] + "sullivan"),
+        ("muller", "Müller"),
+        ("strasse", "Straße"),
+        ("wisniewska", "Wiśniewska"),
+    ],
 )
 def test_fold_makes_accents_and_case_irrelevant(typed: str, stored: str) -> None:
     assert fold(stored).startswith(fold(typed))
@@ -44,7 +51,8 @@ def test_query_terms() -> None:
     (t,) = parse_query("943 476 5919")
     assert t.digits == "9434765919"
     a, b = parse_query("Łucja 02/05/1995")
-    assert a.folded == "lucja" and b.date == dt.date(1995, 5, 2)
+    assert a.folded == "lucja"
+    assert b.date == dt.date(1995, 5, 2)
 
 
 def test_gestational_age_notation() -> None:

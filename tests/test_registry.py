@@ -8,7 +8,7 @@ import pytest
 
 from rmclinic.domain.errors import ConflictError, DuplicateError, ValidationError
 from rmclinic.domain.obstetric import Outcome, PreviousPregnancy
-from rmclinic.domain.patient import CervicalExcision, PatientData, Partner, RiskHistory
+from rmclinic.domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
 from rmclinic.services.container import Services
 from rmclinic.services.dto import PatientQuery
 from rmclinic.services.patients import PossibleDuplicate
@@ -16,7 +16,12 @@ from rmclinic.services.patients import PossibleDuplicate
 
 def person(hosp: str, family: str, given: str, dob: dt.date, nhs: str = "", **kw: object) -> PatientData:
     return PatientData(
-        hospital_number=hosp, family_name=family, given_name=given, date_of_birth=dob, nhs_number=nhs, **kw  # type: ignore[arg-type]
+        hospital_number=hosp,
+        family_name=family,
+        given_name=given,
+        date_of_birth=dob,
+        nhs_number=nhs,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -27,8 +32,13 @@ AMIRA = person(
     dt.date(1992, 3, 14),
     "9434765919",
     partner=Partner("Haddad", "Omar", dt.date(1990, 8, 2)),
-    risk=RiskHistory(smoking="current", height_cm=163, weight_kg=71, drug_allergies=("Penicillin",),
-                     cervical_excisions=(CervicalExcision(year=2015, depth_mm=9),)),
+    risk=RiskHistory(
+        smoking="current",
+        height_cm=163,
+        weight_kg=71,
+        drug_allergies=("Penicillin",),
+        cervical_excisions=(CervicalExcision(year=2015, depth_mm=9),),
+    ),
     pregnancies=(
         PreviousPregnancy(2023, Outcome.EARLY_MISCARRIAGE, gestation_days=44),
         PreviousPregnancy(2024, Outcome.EARLY_MISCARRIAGE, gestation_days=56),
@@ -46,7 +56,8 @@ def test_register_and_read_back_everything(services: Services) -> None:
     rec = services.patients.register(AMIRA)
     got = services.patients.get(rec.id)
     assert got.data == AMIRA
-    assert got.summary.total_losses == 3 and got.summary.meets_rcog
+    assert got.summary.total_losses == 3
+    assert got.summary.meets_rcog
     assert got.data.risk.bmi == 26.7
 
 
@@ -66,9 +77,12 @@ def test_search_by_name_accent_number_and_date(services: Services) -> None:
 
 def test_sorting_and_paging_happen_in_the_database(services: Services) -> None:
     for i in range(25):
-        services.patients.register(person(f"P{i:03d}", f"Family{'abcde'[i % 5]}", f"Given{chr(65 + i)}", dt.date(1990, 1, 1 + i)))
+        services.patients.register(
+            person(f"P{i:03d}", f"Family{'abcde'[i % 5]}", f"Given{chr(65 + i)}", dt.date(1990, 1, 1 + i))
+        )
     page = services.patients.search(PatientQuery(sort="date_of_birth", descending=True), offset=10, limit=10)
-    assert page.total == 25 and len(page.rows) == 10
+    assert page.total == 25
+    assert len(page.rows) == 10
     assert page.rows[0].date_of_birth == dt.date(1990, 1, 15)
     first = services.patients.search(PatientQuery(sort="name"), 0, 5).rows
     assert [r.family_name for r in first] == ["Familya"] * 5
@@ -105,7 +119,8 @@ def test_partner_only_change_still_bumps_the_version(services: Services) -> None
 
     rec = services.patients.register(AMIRA)
     after = services.patients.update_demographics(rec.id, rec.version, replace(AMIRA, partner=None))
-    assert after.data.partner is None and after.version > rec.version
+    assert after.data.partner is None
+    assert after.version > rec.version
 
 
 def test_archive_hides_from_list_until_asked(services: Services) -> None:
@@ -118,7 +133,9 @@ def test_archive_hides_from_list_until_asked(services: Services) -> None:
 
 def test_history_edits(services: Services) -> None:
     rec = services.patients.register(AMIRA)
-    after = services.patients.add_pregnancy(rec.id, PreviousPregnancy(2026, Outcome.LATE_MISCARRIAGE, gestation_days=119))
+    after = services.patients.add_pregnancy(
+        rec.id, PreviousPregnancy(2026, Outcome.LATE_MISCARRIAGE, gestation_days=119)
+    )
     assert after.summary.second_trimester_losses == 1
     newest = after.pregnancy_records[-1]
     with pytest.raises(ValidationError):
@@ -128,13 +145,16 @@ def test_history_edits(services: Services) -> None:
     after = services.patients.remove_pregnancy(rec.id, newest.id, newest.version)
     assert after.summary.total_losses == 3
     risk = services.patients.update_risk(rec.id, after.risk_version, RiskHistory(smoking="former"))
-    assert risk.data.risk.smoking == "former" and risk.data.risk.drug_allergies == ()
+    assert risk.data.risk.smoking == "former"
+    assert risk.data.risk.drug_allergies == ()
     with pytest.raises(ConflictError):
         services.patients.update_risk(rec.id, after.risk_version, RiskHistory(smoking="never"))
 
 
 def test_failed_registration_writes_nothing(services: Services) -> None:
-    bad = person("RM5", "Valid", "Name", dt.date(1990, 1, 1), pregnancies=(PreviousPregnancy(1800, Outcome.LIVE_BIRTH),))
+    bad = person(
+        "RM5", "Valid", "Name", dt.date(1990, 1, 1), pregnancies=(PreviousPregnancy(1800, Outcome.LIVE_BIRTH),)
+    )
     with pytest.raises(ValidationError):
         services.patients.register(bad)
     assert services.patients.count() == 0

@@ -58,7 +58,7 @@ def run_app(database: str | None) -> int:
     app = make_application()
     try:
         services = build_services(database)
-    except Exception as exc:  # noqa: BLE001 - shown to the user in a dialog, never a traceback
+    except Exception as exc:
         from .cli import known_error_message
 
         log.exception("start-up failed")

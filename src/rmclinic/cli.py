@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--database",
         metavar="URL",
-        help="SQLAlchemy database URL (default: $RMCLINIC_DATABASE_URL, else an SQLite file in the user data directory)",
+        help="SQLAlchemy database URL (default: $RMCLINIC_DATABASE_URL, else an SQLite file in the user data folder)",
     )
     p.add_argument("--self-test", action="store_true", help="open, migrate, build the main window offscreen, exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -179,12 +179,14 @@ def run_gui(args: argparse.Namespace) -> int:
 
 def known_error_message(exc: BaseException) -> str | None:
     """The one-line message for failures the user can act on; None for bugs."""
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
     from .domain.errors import DomainError
 
     if isinstance(exc, CliError | DomainError):
         return str(exc)
+    if isinstance(exc, NoSuchModuleError):
+        return f"unsupported database URL (no driver for it): {exc}"
     if isinstance(exc, ArgumentError):
         return f"invalid --database URL: {exc}"
     if isinstance(exc, OperationalError):
@@ -193,8 +195,6 @@ def known_error_message(exc: BaseException) -> str | None:
         return f"permission denied: {exc.filename}"
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
-    if exc.__class__.__name__ == "NoSuchModuleError":
-        return f"unsupported database URL: {exc}"
     return None
 
 

@@ -40,9 +40,7 @@ OUTCOME_GESTATION_RANGE: dict[Outcome, tuple[int, int]] = {
     Outcome.STILLBIRTH: (VIABILITY_DAYS, 45 * 7),
 }
 
-LOSS_OUTCOMES = frozenset(
-    {Outcome.BIOCHEMICAL, Outcome.EARLY_MISCARRIAGE, Outcome.LATE_MISCARRIAGE}
-)
+LOSS_OUTCOMES = frozenset({Outcome.BIOCHEMICAL, Outcome.EARLY_MISCARRIAGE, Outcome.LATE_MISCARRIAGE})
 FIRST_TRIMESTER_LOSSES = frozenset({Outcome.BIOCHEMICAL, Outcome.EARLY_MISCARRIAGE})
 # Ectopic and molar pregnancies are neither counted as losses nor break a run of consecutive losses:
 # ESHRE excludes them from the definition, and they say nothing about whether a pregnancy can continue.

@@ -52,9 +52,7 @@ def make_engine(url: str) -> Engine:
                 path.touch(mode=0o600)
             # Health data: readable by the owner only, whatever the umask.
             os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
-        engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
-        )
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":

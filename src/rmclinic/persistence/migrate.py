@@ -89,6 +89,16 @@ def backup_sqlite(path: Path, when: dt.datetime | None = None) -> Path:
     return target
 
 
+def _has_tables(path: Path) -> bool:
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    con = sqlite3.connect(path)
+    try:
+        return bool(con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0])
+    finally:
+        con.close()
+
+
 def upgrade(url: str, revision: str = "head", backup: bool = True) -> str | None:
     """Bring the schema up to ``revision``. Returns the backup path when one was written."""
     engine = make_engine(url)
@@ -105,7 +115,7 @@ def upgrade(url: str, revision: str = "head", backup: bool = True) -> str | None
         )
     backup_path: Path | None = None
     path = sqlite_file(url)
-    if backup and path is not None and current is not None:
+    if backup and path is not None and _has_tables(path):
         backup_path = backup_sqlite(path)
         log.info("backed up the database before migrating")
 

@@ -40,15 +40,13 @@ class Base(DeclarativeBase):
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Tracked:
     """Timestamps and an optimistic-lock counter (SQLAlchemy raises StaleDataError on conflict)."""
 
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, server_default=func.now()
-    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=_utcnow, onupdate=_utcnow, server_default=func.now()
     )
@@ -81,18 +79,24 @@ class PatientRec(Tracked, Base):
         back_populates="patient", lazy="raise", cascade="all, delete-orphan", uselist=False
     )
     pregnancies: Mapped[list[PreviousPregnancyRec]] = relationship(
-        back_populates="patient", lazy="raise", cascade="all, delete-orphan",
+        back_populates="patient",
+        lazy="raise",
+        cascade="all, delete-orphan",
         order_by="PreviousPregnancyRec.seq",
     )
     risk: Mapped[RiskHistoryRec | None] = relationship(
         back_populates="patient", lazy="raise", cascade="all, delete-orphan", uselist=False
     )
     excisions: Mapped[list[CervicalExcisionRec]] = relationship(
-        back_populates="patient", lazy="raise", cascade="all, delete-orphan",
+        back_populates="patient",
+        lazy="raise",
+        cascade="all, delete-orphan",
         order_by="CervicalExcisionRec.seq",
     )
     allergies: Mapped[list[DrugAllergyRec]] = relationship(
-        back_populates="patient", lazy="raise", cascade="all, delete-orphan",
+        back_populates="patient",
+        lazy="raise",
+        cascade="all, delete-orphan",
         order_by="DrugAllergyRec.seq",
     )
 
@@ -118,8 +122,14 @@ class PartnerRec(Tracked, Base):
 
 
 OUTCOMES = (
-    "live_birth", "biochemical", "early_miscarriage", "late_miscarriage",
-    "stillbirth", "ectopic", "molar", "termination",
+    "live_birth",
+    "biochemical",
+    "early_miscarriage",
+    "late_miscarriage",
+    "stillbirth",
+    "ectopic",
+    "molar",
+    "termination",
 )
 GENETICS = ("not_sent", "normal", "abnormal_numerical", "unbalanced_structural", "balanced", "failed")
 
@@ -157,9 +167,7 @@ class PreviousPregnancyRec(Tracked, Base):
 class RiskHistoryRec(Tracked, Base):
     __tablename__ = "risk_history"
 
-    patient_id: Mapped[int] = mapped_column(
-        ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True
-    )
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True)
     previous_cerclage: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     cerclage_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     vte_history: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -170,9 +178,7 @@ class RiskHistoryRec(Tracked, Base):
     weight_kg: Mapped[float | None] = mapped_column(Float)
 
     patient: Mapped[PatientRec] = relationship(back_populates="risk", lazy="raise")
-    __table_args__ = (
-        CheckConstraint(_in("smoking", ("unknown", "never", "former", "current")), name="smoking"),
-    )
+    __table_args__ = (CheckConstraint(_in("smoking", ("unknown", "never", "former", "current")), name="smoking"),)
 
 
 class CervicalExcisionRec(Tracked, Base):

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.errors import ConflictError, DuplicateError, NotFoundError
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
-from ..domain.patient import CervicalExcision, PatientData, Partner, RiskHistory
+from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
 from ..domain.search import SearchTerm
 from ..domain.text import fold, prefix_upper_bound
 from ..services.dto import PatientPage, PatientRecord, PatientRow, PregnancyRecord
@@ -39,7 +39,7 @@ _CONFLICT = "Someone else saved this record after you opened it. Reload to see t
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _to_pregnancy(r: PreviousPregnancyRec) -> PreviousPregnancy:
@@ -166,9 +166,7 @@ class SqlPatientRepository:
             **({k: getattr(risk, k) for k in _risk_values(RiskHistory())} if risk else {}),
         )
         partner = (
-            Partner(rec.partner.family_name, rec.partner.given_name, rec.partner.date_of_birth)
-            if rec.partner
-            else None
+            Partner(rec.partner.family_name, rec.partner.given_name, rec.partner.date_of_birth) if rec.partner else None
         )
         preg_records = tuple(PregnancyRecord(p.id, p.version, _to_pregnancy(p)) for p in rec.pregnancies)
         data = PatientData(
@@ -242,9 +240,7 @@ class SqlPatientRepository:
             ]
         if t.hospital_number:
             hi = prefix_upper_bound(t.hospital_number)
-            options.append(
-                and_(PatientRec.hospital_number >= t.hospital_number, PatientRec.hospital_number < hi)
-            )
+            options.append(and_(PatientRec.hospital_number >= t.hospital_number, PatientRec.hospital_number < hi))
         if t.digits:
             hi = prefix_upper_bound(t.digits)
             options.append(and_(PatientRec.nhs_number >= t.digits, PatientRec.nhs_number < hi))
@@ -363,14 +359,19 @@ class SqlPatientRepository:
                     self.s.execute(insert(model), rows)
         if self.s.get_bind().dialect.name == "postgresql":
             # Explicit ids bypass the sequence: move it past them.
-            self.s.execute(
-                select(func.setval(func.pg_get_serial_sequence("patient", "id"), func.max(PatientRec.id)))
-            )
+            self.s.execute(select(func.setval(func.pg_get_serial_sequence("patient", "id"), func.max(PatientRec.id))))
 
     def delete_all(self) -> int:
         """Remove every patient (demo-data --force only); children go first for the foreign keys."""
         n = self.count()
-        for model in (DrugAllergyRec, CervicalExcisionRec, PreviousPregnancyRec, RiskHistoryRec, PartnerRec, PatientRec):
+        for model in (
+            DrugAllergyRec,
+            CervicalExcisionRec,
+            PreviousPregnancyRec,
+            RiskHistoryRec,
+            PartnerRec,
+            PatientRec,
+        ):
             self.s.execute(delete(model))
         return n
 
@@ -378,9 +379,7 @@ class SqlPatientRepository:
         if rec.version != version:
             raise ConflictError(_CONFLICT)
 
-    def update_demographics(
-        self, patient_id: int, version: int, data: PatientData, partner: Partner | None
-    ) -> None:
+    def update_demographics(self, patient_id: int, version: int, data: PatientData, partner: Partner | None) -> None:
         rec = self._load(patient_id)
         self._locked(rec, version)
         for k, v in _demographic_values(data).items():
@@ -431,9 +430,7 @@ class SqlPatientRepository:
             raise NotFoundError("That pregnancy is no longer recorded for this patient.")
         return prec
 
-    def update_pregnancy(
-        self, patient_id: int, pregnancy_id: int, version: int, pregnancy: PreviousPregnancy
-    ) -> None:
+    def update_pregnancy(self, patient_id: int, pregnancy_id: int, version: int, pregnancy: PreviousPregnancy) -> None:
         prec = self._pregnancy(patient_id, pregnancy_id)
         self._locked(prec, version)
         for k, v in _pregnancy_values(pregnancy).items():

@@ -15,25 +15,187 @@ from ..domain.clock import Clock
 from ..domain.errors import DomainError
 from ..domain.identifiers import nhs_check_digit
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
-from ..domain.patient import CervicalExcision, PatientData, Partner, RiskHistory
+from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
 from .ports import UnitOfWorkFactory
 
-GIVEN = (
-    "Amira Claire Zoë Łucja Aoife Siobhán Chloé Hannah Fatima Aisha Priya Anjali Mei Linh Thu Ngọc "
-    "Olga Kasia Agnieszka Małgorzata Ines Inês Sofia Lucía María José Emma Olivia Grace Niamh Sarah "
-    "Rachel Leah Yasmin Zainab Hana Yuki Ewa Zofia Ana Beatriz Ayesha Nadia Amara Chiamaka Adaeze "
-    "Ife Ngozi Rosa Elena Ioana Dorota Jessica Laura Rebecca Kirsty Mhairi Eilidh Gwen Ffion Seren"
-).split()
-FAMILY = (
-    "Haddad Whitfield Nguyễn Kowalska Wiśniewska O'Brien Murphy Ó Súilleabháin Müller Schröder "
-    "Dubois Lefèvre García Muñoz Fernández Silva Gonçalves Patel Shah Khan Begum Ahmed Hussain Ali "
-    "Okafor Adeyemi Mensah Chen Wang Li Zhang Tanaka Sato Kim Park Smith Jones Williams Taylor Brown "
-    "Davies Evans Thomas Roberts Johnson Walker Wright Robinson Thompson White Hughes Edwards Green "
-    "Hall Wood Harris Lewis Martin Jackson Clarke Clark Turner Hill Scott Cooper Morris Ward Moore "
-    "King Watson Baker Harrison Morgan Patterson Young Allen Mitchell Kelly Bell Bailey Cox Richardson "
-    "Novák Horváth Popescu Ivanova Petrović Jensen Nielsen Andersson Virtanen Costa Rossi Bianchi"
-).split()
-PARTNER_GIVEN = "Omar Tom James Daniel Piotr Marek Wei Minh Raj Arjun Kwame Chidi Luis João Sean Liam".split()
+GIVEN = [
+    "Amira",
+    "Claire",
+    "Zoë",
+    "Łucja",
+    "Aoife",
+    "Siobhán",
+    "Chloé",
+    "Hannah",
+    "Fatima",
+    "Aisha",
+    "Priya",
+    "Anjali",
+    "Mei",
+    "Linh",
+    "Thu",
+    "Ngọc",
+    "Olga",
+    "Kasia",
+    "Agnieszka",
+    "Małgorzata",
+    "Ines",
+    "Inês",
+    "Sofia",
+    "Lucía",
+    "María",
+    "José",
+    "Emma",
+    "Olivia",
+    "Grace",
+    "Niamh",
+    "Sarah",
+    "Rachel",
+    "Leah",
+    "Yasmin",
+    "Zainab",
+    "Hana",
+    "Yuki",
+    "Ewa",
+    "Zofia",
+    "Ana",
+    "Beatriz",
+    "Ayesha",
+    "Nadia",
+    "Amara",
+    "Chiamaka",
+    "Adaeze",
+    "Ife",
+    "Ngozi",
+    "Rosa",
+    "Elena",
+    "Ioana",
+    "Dorota",
+    "Jessica",
+    "Laura",
+    "Rebecca",
+    "Kirsty",
+    "Mhairi",
+    "Eilidh",
+    "Gwen",
+    "Ffion",
+    "Seren",
+]
+FAMILY = [
+    "Haddad",
+    "Whitfield",
+    "Nguyễn",
+    "Kowalska",
+    "Wiśniewska",
+    "O'Brien",
+    "Murphy",
+    "Ó",
+    "Súilleabháin",
+    "Müller",
+    "Schröder",
+    "Dubois",
+    "Lefèvre",
+    "García",
+    "Muñoz",
+    "Fernández",
+    "Silva",
+    "Gonçalves",
+    "Patel",
+    "Shah",
+    "Khan",
+    "Begum",
+    "Ahmed",
+    "Hussain",
+    "Ali",
+    "Okafor",
+    "Adeyemi",
+    "Mensah",
+    "Chen",
+    "Wang",
+    "Li",
+    "Zhang",
+    "Tanaka",
+    "Sato",
+    "Kim",
+    "Park",
+    "Smith",
+    "Jones",
+    "Williams",
+    "Taylor",
+    "Brown",
+    "Davies",
+    "Evans",
+    "Thomas",
+    "Roberts",
+    "Johnson",
+    "Walker",
+    "Wright",
+    "Robinson",
+    "Thompson",
+    "White",
+    "Hughes",
+    "Edwards",
+    "Green",
+    "Hall",
+    "Wood",
+    "Harris",
+    "Lewis",
+    "Martin",
+    "Jackson",
+    "Clarke",
+    "Clark",
+    "Turner",
+    "Hill",
+    "Scott",
+    "Cooper",
+    "Morris",
+    "Ward",
+    "Moore",
+    "King",
+    "Watson",
+    "Baker",
+    "Harrison",
+    "Morgan",
+    "Patterson",
+    "Young",
+    "Allen",
+    "Mitchell",
+    "Kelly",
+    "Bell",
+    "Bailey",
+    "Cox",
+    "Richardson",
+    "Novák",
+    "Horváth",
+    "Popescu",
+    "Ivanova",
+    "Petrović",
+    "Jensen",
+    "Nielsen",
+    "Andersson",
+    "Virtanen",
+    "Costa",
+    "Rossi",
+    "Bianchi",
+]
+PARTNER_GIVEN = [
+    "Omar",
+    "Tom",
+    "James",
+    "Daniel",
+    "Piotr",
+    "Marek",
+    "Wei",
+    "Minh",
+    "Raj",
+    "Arjun",
+    "Kwame",
+    "Chidi",
+    "Luis",
+    "João",
+    "Sean",
+    "Liam",
+]
 GP = ("Riverside Medical Practice", "Park Lane Surgery", "Canal Street Health Centre", "Hillview Surgery")
 STREETS = ("High Street", "Church Road", "Station Road", "Victoria Road", "Mill Lane", "Park Avenue")
 ALLERGENS = ("Penicillin", "Codeine", "Latex", "Trimethoprim", "Ibuprofen")
@@ -193,8 +355,11 @@ def generate(n: int, seed: int, today: dt.date) -> Iterator[PatientData]:
                 )
             )
         excisions = tuple(
-            CervicalExcision(year=rng.randint(max(dob.year + 18, today.year - 15), today.year - 1), kind="lletz",
-                             depth_mm=float(rng.randint(6, 16)) if rng.random() < 0.5 else None)
+            CervicalExcision(
+                year=rng.randint(max(dob.year + 18, today.year - 15), today.year - 1),
+                kind="lletz",
+                depth_mm=float(rng.randint(6, 16)) if rng.random() < 0.5 else None,
+            )
             for _ in range(rng.choices((0, 1, 2), weights=(88, 10, 2))[0])
         )
         height = float(rng.randint(150, 182))

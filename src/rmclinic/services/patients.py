@@ -146,9 +146,7 @@ class PatientService:
         repo = uow.patients
         other = repo.id_for_hospital_number(clean.hospital_number)
         if other is not None and other != exclude_id:
-            raise DuplicateError(
-                "hospital_number", f"Hospital number {clean.hospital_number} is already registered."
-            )
+            raise DuplicateError("hospital_number", f"Hospital number {clean.hospital_number} is already registered.")
         if clean.nhs_number:
             other = repo.id_for_nhs_number(clean.nhs_number)
             if other is not None and other != exclude_id:

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ..domain.obstetric import PreviousPregnancy
-from ..domain.patient import PatientData, Partner, RiskHistory
+from ..domain.patient import Partner, PatientData, RiskHistory
 from ..domain.search import SearchTerm
 from .dto import PatientPage, PatientRecord, PatientRow
 

@@ -12,7 +12,7 @@ from .. import __version__
 from ..domain.clock import Clock
 from ..domain.errors import DomainError, ValidationError
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
-from ..domain.patient import CervicalExcision, PatientData, Partner, RiskHistory, validate_patient
+from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory, validate_patient
 from ..paths import resource
 from .ports import UnitOfWorkFactory
 
@@ -125,7 +125,10 @@ def patient_from_json(obj: dict[str, Any]) -> tuple[PatientData, bool]:
         risk=RiskHistory(
             cervical_excisions=tuple(
                 CervicalExcision(
-                    date=_date(e.get("date")), year=e.get("year"), kind=e.get("kind", "lletz"), depth_mm=e.get("depth_mm")
+                    date=_date(e.get("date")),
+                    year=e.get("year"),
+                    kind=e.get("kind", "lletz"),
+                    depth_mm=e.get("depth_mm"),
                 )
                 for e in risk.get("cervical_excisions", [])
             ),
@@ -193,7 +196,7 @@ class TransferService:
         records.sort(key=lambda r: r.data.hospital_number)
         return {
             "format": {"name": FORMAT_NAME, "version": FORMAT_VERSION},
-            "exported_at": self._clock.now().astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "exported_at": self._clock.now().astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
             "generator": f"rmclinic {__version__}",
             "patients": [patient_to_json(r.data, r.archived) for r in records],
         }

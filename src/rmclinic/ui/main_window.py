@@ -56,14 +56,18 @@ class MainWindow(QMainWindow):
         widgets = {
             "worklist": _placeholder(
                 labels["worklist"],
-                tr("Today's scans, swabs, stop dates and results to review will appear here when "
-                   "pregnancy plans and follow-ups are added. Not available in this version."),
+                tr(
+                    "Today's scans, swabs, stop dates and results to review will appear here when "
+                    "pregnancy plans and follow-ups are added. Not available in this version."
+                ),
             ),
             "patients": self.patients,
             "evidence": _placeholder(
                 labels["evidence"],
-                tr("The guidelines and trials behind each alert will be listed here once the alert "
-                   "rules are added. Not available in this version."),
+                tr(
+                    "The guidelines and trials behind each alert will be listed here once the alert "
+                    "rules are added. Not available in this version."
+                ),
             ),
             "settings": _placeholder(
                 labels["settings"],
@@ -77,7 +81,7 @@ class MainWindow(QMainWindow):
             item.setToolTip(f"Ctrl+{i + 1}")
             self.nav.addItem(item)
             self.pages.addWidget(widgets[key])
-            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, activated=lambda i=i: self.nav.setCurrentRow(i))
+            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.nav.setCurrentRow(i))
         self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
 
         split = QSplitter()
@@ -87,8 +91,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(split)
         self.statusBar().showMessage(tr("Database: {db}").format(db=services.backend))
 
-        QShortcut(QKeySequence.StandardKey.Find, self, activated=self.on_find)
-        QShortcut(QKeySequence.StandardKey.New, self, activated=self.on_new_patient)
+        QShortcut(QKeySequence.StandardKey.Find, self, self.on_find)
+        QShortcut(QKeySequence.StandardKey.New, self, self.on_new_patient)
         self.nav.setCurrentRow(NAV.index("patients"))
         self._restore_geometry()
 

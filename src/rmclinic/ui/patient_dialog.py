@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from ..domain.errors import ConflictError, DomainError, DuplicateError, ValidationError
 from ..domain.identifiers import format_nhs_number, nhs_number_problem
-from ..domain.patient import PatientData, Partner
+from ..domain.patient import Partner, PatientData
 from ..services.dto import PatientRecord
 from ..services.patients import PatientService, PossibleDuplicate
 from .common import DateField, ErrorLabel, format_date, tr
@@ -74,7 +74,7 @@ class PatientDialog(QDialog):
         self.buttons.accepted.connect(self.on_save_clicked)
         self.buttons.rejected.connect(self.reject)
         outer.addWidget(self.buttons)
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.on_save_clicked)
+        QShortcut(QKeySequence.StandardKey.Save, self, self.on_save_clicked)
 
         nhs = self.fields["nhs_number"]
         assert isinstance(nhs, QLineEdit)
@@ -108,7 +108,16 @@ class PatientDialog(QDialog):
             w.setText(value)  # type: ignore[attr-defined]
 
     def _fill(self, d: PatientData) -> None:
-        for key in ("hospital_number", "family_name", "given_name", "phone", "email", "address", "gp_practice", "notes"):
+        for key in (
+            "hospital_number",
+            "family_name",
+            "given_name",
+            "phone",
+            "email",
+            "address",
+            "gp_practice",
+            "notes",
+        ):
             self.set_text(key, getattr(d, key))
         self.set_text("nhs_number", format_nhs_number(d.nhs_number))
         self.set_text("date_of_birth", format_date(d.date_of_birth))
@@ -141,7 +150,8 @@ class PatientDialog(QDialog):
         problems: dict[str, str] = {}
         dob_field = self.fields["date_of_birth"]
         pdob_field = self.fields["partner.date_of_birth"]
-        assert isinstance(dob_field, DateField) and isinstance(pdob_field, DateField)
+        assert isinstance(dob_field, DateField)
+        assert isinstance(pdob_field, DateField)
         dob, p = dob_field.date_or_problem()
         if p:
             problems["date_of_birth"] = p

@@ -32,6 +32,7 @@ class PatientListModel(QAbstractTableModel):
         self._rows: list[PatientRow] = []
         self._total = 0
         self._query = PatientQuery()
+        self._resetting = False  # views ask for more rows while a reset is still being announced
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -49,17 +50,19 @@ class PatientListModel(QAbstractTableModel):
 
     def reload(self) -> None:
         page = self._service.search(self._query, 0, PAGE_SIZE)
+        self._resetting = True
         self.beginResetModel()
         self._rows = list(page.rows)
         self._total = page.total
         self.endResetModel()
+        self._resetting = False
         self.total_changed.emit(self._total)
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and len(self._rows) < self._total
+        return not parent.isValid() and not self._resetting and len(self._rows) < self._total
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        if parent.isValid():
+        if parent.isValid() or self._resetting:
             return
         page = self._service.search(self._query, len(self._rows), PAGE_SIZE)
         if not page.rows:
@@ -101,9 +104,9 @@ class PatientListModel(QAbstractTableModel):
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            if 0 <= section < len(COLUMNS):
-                return tr(COLUMNS[section][1])
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+            return tr(COLUMNS[section][1])
         return super().headerData(section, orientation, role)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -111,8 +114,4 @@ class PatientListModel(QAbstractTableModel):
             return
         from dataclasses import replace
 
-        self.set_query(
-            replace(
-                self._query, sort=COLUMNS[column][0], descending=order == Qt.SortOrder.DescendingOrder
-            )
-        )
+        self.set_query(replace(self._query, sort=COLUMNS[column][0], descending=order == Qt.SortOrder.DescendingOrder))

@@ -83,7 +83,7 @@ class PatientView(QWidget):
         self.tabs.addTab(self._risk_tab(), tr("&Risk history"))
         self.tabs.addTab(self._details_tab(), tr("&Details"))
         outer.addWidget(self.tabs, 1)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.close_requested.emit)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close_requested.emit)
 
     # -- tabs ---------------------------------------------------------------------------------
 
@@ -92,7 +92,15 @@ class PatientView(QWidget):
         lay = QVBoxLayout(w)
         self.history = QTableWidget(0, 7)
         self.history.setHorizontalHeaderLabels(
-            [tr("Year"), tr("Date"), tr("Outcome"), tr("Gestation"), tr("Fetuses"), tr("Conception"), tr("Tissue genetics")]
+            [
+                tr("Year"),
+                tr("Date"),
+                tr("Outcome"),
+                tr("Gestation"),
+                tr("Fetuses"),
+                tr("Conception"),
+                tr("Tissue genetics"),
+            ]
         )
         self.history.setAccessibleName(tr("Previous pregnancies"))
         self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -125,11 +133,13 @@ class PatientView(QWidget):
         for v in SMOKING_VALUES:
             self.smoking.addItem(tr(v.capitalize(), "Smoking"), v)
         self.alcohol = QLineEdit()
-        self.height = QLineEdit()
-        self.weight = QLineEdit()
+        self.height_edit = QLineEdit()
+        self.weight_edit = QLineEdit()
         self.bmi = QLabel()
         self.excisions = QLineEdit()
-        self.excisions.setPlaceholderText(tr("one per procedure: year or dd/mm/yyyy, kind, depth mm; e.g. 2015 lletz 9; 2018 cone"))
+        self.excisions.setPlaceholderText(
+            tr("one per procedure: year or dd/mm/yyyy, kind, depth mm; e.g. 2015 lletz 9; 2018 cone")
+        )
         self.cerclage = QCheckBox(tr("Previous cervical cerclage"))
         self.cerclage_notes = QLineEdit()
         self.vte = QCheckBox(tr("Venous thromboembolism in the past"))
@@ -139,8 +149,8 @@ class PatientView(QWidget):
         for key, label, widget in (
             ("risk.smoking", tr("&Smoking"), self.smoking),
             ("risk.alcohol_units_per_week", tr("&Alcohol (units/week)"), self.alcohol),
-            ("risk.height_cm", tr("&Height (cm)"), self.height),
-            ("risk.weight_kg", tr("&Weight (kg)"), self.weight),
+            ("risk.height_cm", tr("&Height (cm)"), self.height_edit),
+            ("risk.weight_kg", tr("&Weight (kg)"), self.weight_edit),
             ("bmi", tr("BMI (derived)"), self.bmi),
             ("risk.cervical_excisions", tr("Cervical e&xcisions (LLETZ/cone)"), self.excisions),
             ("risk.previous_cerclage", "", self.cerclage),
@@ -158,7 +168,8 @@ class PatientView(QWidget):
             self.risk_errors[key] = err
             lab = QLabel(label)
             lab.setBuddy(widget)
-            widget.setAccessibleName((label or getattr(widget, "text", lambda: key)()).replace("&", ""))
+            name = label or (widget.text() if isinstance(widget, QCheckBox) else key)
+            widget.setAccessibleName(name.replace("&", ""))
             form.addRow(lab, holder)
         self.risk_banner = ErrorLabel(self)
         outer.addWidget(self.risk_banner)
@@ -170,7 +181,7 @@ class PatientView(QWidget):
         row.addStretch(1)
         outer.addLayout(row)
         outer.addStretch(1)
-        QShortcut(QKeySequence.StandardKey.Save, w, activated=self.on_save_risk_clicked)
+        QShortcut(QKeySequence.StandardKey.Save, w, self.on_save_risk_clicked)
         return w
 
     def _details_tab(self) -> QWidget:
@@ -202,7 +213,9 @@ class PatientView(QWidget):
         self.record = record
         d = record.data
         today = dt.date.today()
-        self.title.setText(f"{d.family_name.upper()}, {d.given_name}" + (f"  [{tr('archived')}]" if record.archived else ""))
+        self.title.setText(
+            f"{d.family_name.upper()}, {d.given_name}" + (f"  [{tr('archived')}]" if record.archived else "")
+        )
         bits = [
             f"{tr('Hospital no.')} {d.hospital_number}",
             f"{tr('NHS no.')} {format_nhs_number(d.nhs_number) or '—'}",
@@ -220,7 +233,8 @@ class PatientView(QWidget):
         s = record.summary
         lines = [
             f"G{s.gravidity} P{s.parity}   ·   {tr('Pregnancy losses before 24 weeks')}: {s.total_losses} "
-            f"({tr('first trimester')} {s.first_trimester_losses}, {tr('second trimester')} {s.second_trimester_losses})"
+            f"({tr('first trimester')} {s.first_trimester_losses}, "
+            f"{tr('second trimester')} {s.second_trimester_losses})"
             f"   ·   {tr('consecutive')}: {s.consecutive_losses}   ·   {tr('live births')}: {s.live_births}",
         ]
         met = []
@@ -262,10 +276,9 @@ class PatientView(QWidget):
 
     def _show_risk(self, r: RiskHistory) -> None:
         self.smoking.setCurrentIndex(max(0, self.smoking.findData(r.smoking)))
-        num = lambda v: "" if v is None else f"{v:g}"  # noqa: E731
         self.alcohol.setText(num(r.alcohol_units_per_week))
-        self.height.setText(num(r.height_cm))
-        self.weight.setText(num(r.weight_kg))
+        self.height_edit.setText(num(r.height_cm))
+        self.weight_edit.setText(num(r.weight_kg))
         self.bmi.setText(f"{r.bmi:.1f}" if r.bmi else "—")
         self.excisions.setText("; ".join(_format_excision(e) for e in r.cervical_excisions))
         self.cerclage.setChecked(r.previous_cerclage)
@@ -350,8 +363,8 @@ class PatientView(QWidget):
         values: dict[str, float | None] = {}
         for key, field in (
             ("alcohol_units_per_week", self.alcohol),
-            ("height_cm", self.height),
-            ("weight_kg", self.weight),
+            ("height_cm", self.height_edit),
+            ("weight_kg", self.weight_edit),
         ):
             v, p = parse_optional_float(field.text())
             values[key] = v
@@ -399,6 +412,10 @@ class PatientView(QWidget):
             self.risk_banner.show_problem(str(e))
 
 
+def num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
 def _format_excision(e: CervicalExcision) -> str:
     when = format_date(e.date) if e.date else (str(e.year) if e.year else "")
     depth = f" {e.depth_mm:g}" if e.depth_mm is not None else ""
@@ -425,9 +442,9 @@ def parse_excisions(text: str) -> tuple[list[CervicalExcision], str | None]:
             else:
                 v, problem = parse_optional_float(low.removesuffix("mm"))
                 if problem or v is None:
-                    return [], tr("Procedure {n}: '{part}' is not a year, date, kind (lletz, cone, other) or depth.").format(
-                        n=i + 1, part=part
-                    )
+                    return [], tr(
+                        "Procedure {n}: '{part}' is not a year, date, kind (lletz, cone, other) or depth."
+                    ).format(n=i + 1, part=part)
                 depth = v
         out.append(CervicalExcision(date=date, year=year, kind=kind, depth_mm=depth))
     return out, None

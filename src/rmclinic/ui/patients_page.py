@@ -50,9 +50,9 @@ class PatientsPage(QStackedWidget):
         self.new_button.setToolTip(tr("Ctrl+N"))
         row.addWidget(self.new_button)
         lay.addLayout(row)
-        self.count = QLabel()
-        self.count.setAccessibleName(tr("Number of patients found"))
-        lay.addWidget(self.count)
+        self.count_label = QLabel()
+        self.count_label.setAccessibleName(tr("Number of patients found"))
+        lay.addWidget(self.count_label)
 
         self.model = PatientListModel(service, self)
         self.table = QTableView()
@@ -107,9 +107,9 @@ class PatientsPage(QStackedWidget):
 
     def _show_count(self, total: int) -> None:
         if self.search.text().strip():
-            self.count.setText(tr("{n} patients found").format(n=f"{total:,}"))
+            self.count_label.setText(tr("{n} patients found").format(n=f"{total:,}"))
         else:
-            self.count.setText(tr("{n} patients").format(n=f"{total:,}"))
+            self.count_label.setText(tr("{n} patients").format(n=f"{total:,}"))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # Down arrow from the search field moves into the list: keyboard only, no mouse.

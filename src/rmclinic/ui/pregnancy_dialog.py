@@ -97,7 +97,7 @@ class PregnancyDialog(QDialog):
         buttons.accepted.connect(self.on_save_clicked)
         buttons.rejected.connect(self.reject)
         outer.addWidget(buttons)
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.on_save_clicked)
+        QShortcut(QKeySequence.StandardKey.Save, self, self.on_save_clicked)
         if existing is not None:
             self._fill(existing.data)
 

@@ -1,0 +1,294 @@
+"""The real widgets, driven offscreen with pytest-qt, as a nurse would use them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+    QWidget,
+)
+from pytestqt.qtbot import QtBot
+
+from rmclinic.domain.obstetric import Outcome, PreviousPregnancy
+from rmclinic.domain.patient import PatientData
+from rmclinic.services.container import Services
+from rmclinic.ui.main import make_application
+from rmclinic.ui.main_window import MainWindow
+from rmclinic.ui.patient_dialog import PatientDialog
+from rmclinic.ui.patient_model import PatientListModel
+from rmclinic.ui.patients_page import PatientsPage
+from rmclinic.ui.pregnancy_dialog import PregnancyDialog
+
+AMIRA = PatientData("RM1", "Haddad", "Amira", dt.date(1992, 3, 14), nhs_number="9434765919")
+
+
+@pytest.fixture
+def svc(sqlite_services: Services, qapp: object) -> Iterator[Services]:
+    make_application()
+    return sqlite_services
+
+
+def show_active(qtbot: QtBot, widget: QWidget) -> None:
+    """Show and activate: focus and window shortcuts only work in the active window."""
+    with qtbot.waitActive(widget):
+        widget.show()
+        widget.activateWindow()
+
+
+def type_into(qtbot: QtBot, widget: QWidget, text: str) -> None:
+    widget.setFocus()
+    if text.isascii():
+        qtbot.keyClicks(widget, text)
+    else:  # QTest can only synthesise ASCII key events; insert() is what an input method does
+        assert isinstance(widget, QLineEdit)
+        widget.insert(text)
+
+
+def test_register_a_patient_through_the_dialog(qtbot: QtBot, svc: Services) -> None:
+    dlg = PatientDialog(svc.patients)
+    qtbot.addWidget(dlg)
+    for key, text in (
+        ("hospital_number", "rm 42"),
+        ("nhs_number", "943 476 5919"),
+        ("family_name", "Wiśniewska"),
+        ("given_name", "Łucja"),
+        ("date_of_birth", "02/05/1995"),
+        ("partner.family_name", "Wiśniewski"),
+        ("partner.given_name", "Piotr"),
+    ):
+        type_into(qtbot, dlg.fields[key], text)
+    qtbot.mouseClick(dlg.buttons.button(dlg.buttons.StandardButton.Save), Qt.MouseButton.LeftButton)
+    assert dlg.result() == dlg.DialogCode.Accepted
+    assert dlg.saved is not None
+    stored = svc.patients.get(dlg.saved.id).data
+    assert (stored.hospital_number, stored.given_name, stored.date_of_birth) == ("RM42", "Łucja", dt.date(1995, 5, 2))
+    assert stored.partner is not None
+    assert stored.partner.given_name == "Piotr"
+
+
+def test_bad_input_is_shown_at_the_field_and_kept(qtbot: QtBot, svc: Services) -> None:
+    dlg = PatientDialog(svc.patients)
+    qtbot.addWidget(dlg)
+    show_active(qtbot, dlg)
+    type_into(qtbot, dlg.fields["hospital_number"], "RM7")
+    type_into(qtbot, dlg.fields["nhs_number"], "9434765918")
+    type_into(qtbot, dlg.fields["family_name"], "Haddad")
+    type_into(qtbot, dlg.fields["given_name"], "Amira")
+    type_into(qtbot, dlg.fields["date_of_birth"], "14/03/2092")
+    qtbot.keyClick(dlg, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # Ctrl+S saves
+    assert dlg.result() != dlg.DialogCode.Accepted
+    assert dlg.errors["nhs_number"].isVisible()
+    assert "check digit" in dlg.errors["nhs_number"].text()
+    assert "future" in dlg.errors["date_of_birth"].text()
+    assert dlg.text("nhs_number") == "9434765918"
+    assert dlg.text("date_of_birth") == "14/03/2092"
+    assert svc.patients.count() == 0
+    # A date that is not a date is caught before the service is asked.
+    dlg.set_text("date_of_birth", "31/02/1992")
+    dlg.set_text("nhs_number", "")
+    dlg.on_save_clicked()
+    assert "dd/mm/yyyy" in dlg.errors["date_of_birth"].text()
+    dlg.set_text("date_of_birth", "14/03/1992")
+    dlg.on_save_clicked()
+    assert dlg.result() == dlg.DialogCode.Accepted
+    assert svc.patients.count() == 1
+
+
+def test_possible_duplicate_needs_confirmation(qtbot: QtBot, svc: Services) -> None:
+    svc.patients.register(AMIRA)
+    dlg = PatientDialog(svc.patients)
+    qtbot.addWidget(dlg)
+    for key, text in (
+        ("hospital_number", "RM2"),
+        ("family_name", "haddad"),
+        ("given_name", "AMIRA"),
+        ("date_of_birth", "14/03/1992"),
+    ):
+        dlg.set_text(key, text)
+    asked: list[int] = []
+    dlg.confirm_possible_duplicate = lambda e: asked.append(len(e.matches)) or False  # type: ignore[method-assign]
+    dlg.on_save_clicked()
+    assert asked == [1]
+    assert svc.patients.count() == 1
+    assert dlg.result() != dlg.DialogCode.Accepted
+    dlg.confirm_possible_duplicate = lambda e: True  # type: ignore[method-assign]
+    dlg.on_save_clicked()
+    assert svc.patients.count() == 2
+
+
+def test_stale_edit_is_refused_and_input_kept(qtbot: QtBot, svc: Services) -> None:
+    rec = svc.patients.register(AMIRA)
+    dlg = PatientDialog(svc.patients, rec)
+    qtbot.addWidget(dlg)
+    svc.patients.update_demographics(rec.id, rec.version, replace(AMIRA, phone="01234 111111"))  # another nurse
+    dlg.set_text("phone", "07700 900999")
+    dlg.on_save_clicked()
+    assert "Someone else saved" in dlg.banner.text()
+    assert dlg.text("phone") == "07700 900999"
+    assert svc.patients.get(rec.id).data.phone == "01234 111111"
+
+
+def test_search_as_you_type_then_open_by_keyboard(qtbot: QtBot, svc: Services) -> None:
+    svc.demo.create(40, seed=3)
+    page = PatientsPage(svc.patients)
+    qtbot.addWidget(page)
+    show_active(qtbot, page)
+    page.load()
+    assert page.model.total >= 39
+    type_into(qtbot, page.search, "lucj")
+    qtbot.waitUntil(lambda: page.model.total == 1, timeout=2000)
+    assert "Łucja" in page.model.data(page.model.index(0, 2))
+    assert page.count_label.text() == "1 patients found"
+    qtbot.keyClick(page.search, Qt.Key.Key_Return)
+    assert page.currentWidget() is page.view
+    assert page.view.title.text().startswith("WIŚNIEWSKA, Łucja")
+    assert "Pregnancy losses before 24 weeks: 2" in page.view.summary.text()
+    qtbot.keyClick(page.view, Qt.Key.Key_Escape)
+    assert page.currentWidget() is page.list_page
+
+
+def test_down_arrow_moves_from_search_into_the_list(qtbot: QtBot, svc: Services) -> None:
+    svc.demo.create(10, seed=3)
+    page = PatientsPage(svc.patients)
+    qtbot.addWidget(page)
+    show_active(qtbot, page)
+    page.load()
+    page.search.setFocus()
+    qtbot.keyClick(page.search, Qt.Key.Key_Down)
+    assert page.table.hasFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_Down)
+    assert page.table.currentIndex().row() == 1
+
+
+def test_list_model_passes_qt_model_checks(qtmodeltester: object, svc: Services) -> None:
+    svc.demo.create(250, seed=4)
+    model = PatientListModel(svc.patients)
+    model.reload()
+    assert model.rowCount() == 100
+    assert model.canFetchMore()
+    model.fetchMore()
+    assert model.rowCount() == 200
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    model.sort(3, Qt.SortOrder.DescendingOrder)
+    dobs = [model.row_at(i).date_of_birth for i in range(model.rowCount())]  # type: ignore[union-attr]
+    assert dobs == sorted(dobs, reverse=True)
+
+
+def test_qt_calls_returning_none_many_times(svc: Services, qtbot: QtBot) -> None:
+    # PySide6 6.12.0 dropped a reference to None on such calls until Python 3.11 aborted; stay safe.
+    model = PatientListModel(svc.patients)
+    model.reload()
+    for _ in range(30_000):
+        model.headerData(0, Qt.Orientation.Vertical, Qt.ItemDataRole.DecorationRole)
+        model.headerData(9, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
+        model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole)
+    import sys
+
+    assert sys.getrefcount(None) > 1000
+
+
+def test_adding_a_loss_updates_the_counts(qtbot: QtBot, svc: Services) -> None:
+    rec = svc.patients.register(replace(AMIRA, pregnancies=(PreviousPregnancy(2024, Outcome.EARLY_MISCARRIAGE),)))
+    page = PatientsPage(svc.patients)
+    qtbot.addWidget(page)
+    page.open_patient(rec.id)
+    assert "Does not meet" in page.view.summary.text()
+    dlg = PregnancyDialog(svc.patients, page.view.record)  # type: ignore[arg-type]
+    qtbot.addWidget(dlg)
+    dlg.outcome.setCurrentIndex(dlg.outcome.findData("late_miscarriage"))
+    dlg.date.setText("01/06/2025")
+    dlg.gestation.setText("9+0")
+    dlg.on_save_clicked()
+    assert "between 12+0 and 23+6" in dlg.errors["gestation_days"].text()
+    dlg.gestation.setText("17+0")
+    dlg.on_save_clicked()
+    assert dlg.result() == dlg.DialogCode.Accepted
+    page.view.set_record(dlg.saved)  # type: ignore[arg-type]
+    assert "Meets: ESHRE 2022" in page.view.summary.text()
+    assert "RCOG 2023" in page.view.summary.text()
+    assert page.view.history.rowCount() == 2
+
+
+def test_risk_history_form_validates_and_saves(qtbot: QtBot, svc: Services) -> None:
+    rec = svc.patients.register(AMIRA)
+    page = PatientsPage(svc.patients)
+    qtbot.addWidget(page)
+    page.open_patient(rec.id)
+    v = page.view
+    v.height_edit.setText("16.3")
+    v.weight_edit.setText("seventy")
+    v.excisions.setText("2015 lletz 9; 2018 cone")
+    v.on_save_risk_clicked()
+    assert "number" in v.risk_errors["risk.weight_kg"].text()
+    assert v.height_edit.text() == "16.3"
+    v.weight_edit.setText("71")
+    v.on_save_risk_clicked()
+    assert "120 to 220" in v.risk_errors["risk.height_cm"].text()
+    v.height_edit.setText("163")
+    v.on_save_risk_clicked()
+    saved = svc.patients.get(rec.id).data.risk
+    assert saved.bmi == 26.7
+    assert [e.kind for e in saved.cervical_excisions] == ["lletz", "cone"]
+    assert v.bmi.text() == "26.7"
+
+
+def _focusable_inputs(root: QWidget) -> list[QWidget]:
+    kinds = (QLineEdit, QPlainTextEdit, QComboBox, QSpinBox, QAbstractButton, QAbstractItemView)
+
+    def inside_combo(w: QWidget) -> bool:  # a combo box's own popup list is named by the combo
+        p = w.parentWidget()
+        while p is not None:
+            if isinstance(p, QComboBox):
+                return True
+            p = p.parentWidget()
+        return False
+
+    return [
+        w
+        for w in root.findChildren(QWidget)
+        if isinstance(w, kinds) and w.focusPolicy() != Qt.FocusPolicy.NoFocus and not inside_combo(w)
+    ]
+
+
+def test_every_control_has_an_accessible_name(qtbot: QtBot, svc: Services) -> None:
+    rec = svc.patients.register(AMIRA)
+    window = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(window)
+    window.load()
+    window.patients.open_patient(rec.id)
+    dialogs = [PatientDialog(svc.patients, rec), PregnancyDialog(svc.patients, rec)]
+    for root in [window, *dialogs]:
+        unnamed = []
+        for w in _focusable_inputs(root):
+            name = w.accessibleName() or (w.text() if isinstance(w, QAbstractButton) else "")
+            if not name.strip() and not w.objectName().startswith("qt_"):
+                unnamed.append(type(w).__name__)
+        assert unnamed == [], f"{type(root).__name__}: {unnamed}"
+
+
+def test_shortcuts_and_remembered_geometry(qtbot: QtBot, svc: Services) -> None:
+    QSettings().remove("main_window/geometry")
+    window = MainWindow(svc)
+    qtbot.addWidget(window)
+    show_active(qtbot, window)
+    window.load()
+    window.nav.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.patients.search.hasFocus()
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.pages.currentIndex() == 0
+    window.resize(760, 520)  # the offscreen screen is 800x600
+    window.close()
+    again = MainWindow(svc)
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (760, 520)
