@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QSpinBox,
     QWidget,
@@ -292,3 +293,18 @@ def test_shortcuts_and_remembered_geometry(qtbot: QtBot, svc: Services) -> None:
     again = MainWindow(svc)
     qtbot.addWidget(again)
     assert (again.width(), again.height()) == (760, 520)
+
+
+def test_unsaved_risk_history_is_not_lost_by_leaving(qtbot: QtBot, svc: Services) -> None:
+    rec = svc.patients.register(AMIRA)
+    page = PatientsPage(svc.patients)
+    qtbot.addWidget(page)
+    page.open_patient(rec.id)
+    page.view.weight_edit.setText("71")
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save]
+    page.view.ask_unsaved = lambda: answers.pop(0)  # type: ignore[method-assign]
+    page.show_list()
+    assert page.currentWidget() is page.view and page.view.weight_edit.text() == "71"
+    page.show_list()
+    assert page.currentWidget() is page.list_page
+    assert svc.patients.get(rec.id).data.risk.weight_kg == 71

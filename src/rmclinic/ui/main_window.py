@@ -87,7 +87,9 @@ class MainWindow(QMainWindow):
         split = QSplitter()
         split.addWidget(self.nav)
         split.addWidget(self.pages)
+        split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
+        split.setSizes([180, 920])
         self.setCentralWidget(split)
         self.statusBar().showMessage(tr("Database: {db}").format(db=services.backend))
 

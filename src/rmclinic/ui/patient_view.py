@@ -304,6 +304,34 @@ class PatientView(QWidget):
         self.details.setText("\n".join(f"{k}: {v or '—'}" for k, v in rows))
         self.archive.setText(tr("&Unarchive") if record.archived else tr("Ar&chive"))
 
+    # -- leaving with unsaved input ------------------------------------------------------------
+
+    def has_unsaved_changes(self) -> bool:
+        if self.record is None:
+            return False
+        risk, problems = self.collect_risk()
+        return bool(problems) or risk != self.record.data.risk
+
+    def confirm_leave(self) -> bool:
+        """True when it is safe to show something else: saved, discarded on purpose, or unchanged."""
+        if not self.has_unsaved_changes():
+            return True
+        answer = self.ask_unsaved()
+        if answer == QMessageBox.StandardButton.Save:
+            self.on_save_risk_clicked()
+            return not self.has_unsaved_changes()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def ask_unsaved(self) -> QMessageBox.StandardButton:
+        """Ask what to do with unsaved risk history (tests replace this)."""
+        return QMessageBox.question(
+            self,
+            tr("Unsaved changes"),
+            tr("The risk history has changes that are not saved."),
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+
     # -- actions ------------------------------------------------------------------------------
 
     def _saved(self, record: PatientRecord) -> None:

@@ -143,11 +143,15 @@ class PatientsPage(QStackedWidget):
             self.open_patient(int(pid))
 
     def open_patient(self, patient_id: int) -> None:
+        if self.currentWidget() is self.view and not self.view.confirm_leave():
+            return
         self.view.show_patient(patient_id)
         self.setCurrentWidget(self.view)
         self.view.tabs.setFocus()
 
     def show_list(self) -> None:
+        if self.currentWidget() is self.view and not self.view.confirm_leave():
+            return
         self.setCurrentWidget(self.list_page)
         self.table.setFocus()
 
