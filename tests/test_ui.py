@@ -304,7 +304,8 @@ def test_unsaved_risk_history_is_not_lost_by_leaving(qtbot: QtBot, svc: Services
     answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save]
     page.view.ask_unsaved = lambda: answers.pop(0)  # type: ignore[method-assign]
     page.show_list()
-    assert page.currentWidget() is page.view and page.view.weight_edit.text() == "71"
+    assert page.currentWidget() is page.view
+    assert page.view.weight_edit.text() == "71"
     page.show_list()
     assert page.currentWidget() is page.list_page
     assert svc.patients.get(rec.id).data.risk.weight_kg == 71

@@ -51,6 +51,21 @@ def run_self_test(services: Services) -> int:
     return shown
 
 
+def install_excepthook(window: object) -> None:
+    """An error nobody caught is logged (without patient data) and shown, instead of killing the app."""
+    import sys
+
+    from .ui.main import show_unexpected_error
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: object) -> None:
+        log.error("unexpected error", exc_info=(exc_type, exc, tb))  # type: ignore[arg-type]
+        from .cli import known_error_message
+
+        show_unexpected_error(window, known_error_message(exc))
+
+    sys.excepthook = hook
+
+
 def run_app(database: str | None) -> int:
     from .ui.main import make_application, show_start_error
     from .ui.main_window import MainWindow
@@ -65,6 +80,7 @@ def run_app(database: str | None) -> int:
         show_start_error(known_error_message(exc) or f"Could not start ({type(exc).__name__}); see the log file.")
         return 1
     window = MainWindow(services)
+    install_excepthook(window)
     window.load()
     window.show()
     code = app.exec()

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 
@@ -28,8 +28,15 @@ class CliError(Exception):
     """A user-facing failure: the message is printed as is."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line too (argparse would print the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="rmclinic", description="rmclinic: records and decision support for recurrent-miscarriage clinics."
     )
     p.add_argument("--version", action="version", version=f"rmclinic {__version__}")

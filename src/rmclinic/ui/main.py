@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ..paths import resource
 
@@ -34,3 +34,12 @@ def _install_translators(app: QApplication) -> None:
 
 def show_start_error(message: str) -> None:
     QMessageBox.critical(None, "rmclinic", message)
+
+
+def show_unexpected_error(parent: object, known: str | None) -> None:
+    text = known or QCoreApplication.translate(
+        "rmclinic",
+        "Something went wrong and your last action may not have been saved. "
+        "Please check the record; details are in the log file.",
+    )
+    QMessageBox.warning(parent if isinstance(parent, QWidget) else None, "rmclinic", text)
