@@ -20,11 +20,28 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
+from argon2 import PasswordHasher
 from pgserver import PostgresServer, find_bin_dir, required
 
+import rmclinic.services.auth as auth_module
 from rmclinic.app import build_services
+from rmclinic.domain.accounts import Actor, Role
 from rmclinic.domain.clock import FixedClock
 from rmclinic.services.container import Services
+
+# Argon2id at production cost takes ~50 ms a hash; the tests hash hundreds of passwords. Same algorithm,
+# cheaper parameters (the stored hash records them, so verification is unchanged).
+auth_module._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+auth_module._DUMMY_HASH = auth_module._hasher.hash("dummy")
+
+
+def act_as(svc: Services, role: Role = Role.CONSULTANT, username: str = "") -> Actor:
+    """Put a user in the session without a login (login itself is tested in test_accounts.py)."""
+    actor = Actor(None, username or role.value, role, "test-workstation")
+    svc.session.actor = actor
+    svc.session.locked = False
+    return actor
+
 
 settings.register_profile("ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, max_examples=100)
@@ -73,6 +90,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def services(db_url: str, clock: FixedClock) -> Iterator[Services]:
     svc = build_services(db_url, clock=clock)
+    act_as(svc)
     try:
         yield svc
     finally:
@@ -82,6 +100,7 @@ def services(db_url: str, clock: FixedClock) -> Iterator[Services]:
 @pytest.fixture
 def sqlite_services(sqlite_url: str, clock: FixedClock) -> Iterator[Services]:
     svc = build_services(sqlite_url, clock=clock)
+    act_as(svc)
     try:
         yield svc
     finally:

@@ -12,6 +12,16 @@ import pytest
 
 from rmclinic import __version__
 from rmclinic.cli import main
+from rmclinic.persistence.migrate import HEAD_REVISION
+
+STRONG = "Correct-Horse-9"
+
+
+@pytest.fixture(autouse=True)
+def demo_admin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that touch patient data need a user: demo-data's admin unless a test says otherwise."""
+    monkeypatch.setenv("RMCLINIC_USER", "admin")
+    monkeypatch.setenv("RMCLINIC_PASSWORD", "demo")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -36,7 +46,7 @@ def test_db_current_and_upgrade(sqlite_url: str, capsys: pytest.CaptureFixture[s
     assert main(["--database", sqlite_url, "db", "upgrade"]) == 0
     assert "(head)" in capsys.readouterr().out
     assert main(["--database", sqlite_url, "db", "current"]) == 0
-    assert capsys.readouterr().out.startswith("0001 (head)")
+    assert capsys.readouterr().out.startswith(f"{HEAD_REVISION} (head)")
 
 
 def test_database_url_from_the_environment(
@@ -82,8 +92,20 @@ def test_export_import_round_trip_on_the_command_line(tmp_path: Path, capsys: py
     main(["--database", src, "demo-data", "--patients", "20"])
     first = _export(src, tmp_path / "s.json")
     assert (tmp_path / "s.json").stat().st_mode & 0o077 == 0
-    assert main(["--database", dst, "import", str(tmp_path / "s.json")]) == 0
-    assert _export(dst, tmp_path / "t.json")["patients"] == first["patients"]
+    os.environ["RMCLINIC_NEW_PASSWORD"] = STRONG
+    try:
+        assert main(["--database", dst, "users", "add", "boss", "--role", "admin"]) == 0
+    finally:
+        del os.environ["RMCLINIC_NEW_PASSWORD"]
+    assert main(["--database", dst, "--user", "boss", "import", str(tmp_path / "s.json")]) == 1  # wrong password
+    os.environ["RMCLINIC_PASSWORD"] = STRONG
+    assert main(["--database", dst, "--user", "boss", "import", str(tmp_path / "s.json")]) == 0
+    os.environ["RMCLINIC_PASSWORD"] = "demo"
+    assert main(["--database", dst, "--user", "boss", "export", "-o", str(tmp_path / "t.json")]) != 0  # demo pw
+    os.environ["RMCLINIC_PASSWORD"] = STRONG
+    assert main(["--database", dst, "--user", "boss", "export", "-o", str(tmp_path / "t.json")]) == 0
+    os.environ["RMCLINIC_PASSWORD"] = "demo"
+    assert json.loads((tmp_path / "t.json").read_text())["patients"] == first["patients"]
     main(["--database", src, "export", "--patient", "RM000002", "-o", str(tmp_path / "one.json")])
     assert [p["hospital_number"] for p in json.loads((tmp_path / "one.json").read_text())["patients"]] == ["RM000002"]
 
@@ -91,6 +113,7 @@ def test_export_import_round_trip_on_the_command_line(tmp_path: Path, capsys: py
 def test_import_of_a_bad_file_prints_paths_and_writes_nothing(
     tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    main(["--database", sqlite_url, "demo-data", "--patients", "1"])
     bad = tmp_path / "bad.json"
     bad.write_text(
         json.dumps(
@@ -122,13 +145,16 @@ def test_import_of_a_bad_file_prints_paths_and_writes_nothing(
         (["--database", "nonsense://x", "db", "current"], "unsupported database URL"),
         (["--database", "sqlite:///{tmp}/a-file/y.sqlite3", "db", "current"], "rmclinic: error:"),
         (["import", "/nonexistent/file.json"], "no such file"),
+        (["export", "-o", "{tmp}/x.json"], "needs a user"),
         (["export", "-o", "/nonexistent/dir/out.json"], "does not exist"),
     ],
 )
 def test_errors_are_one_line_without_traceback(
-    args: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "a-file").write_text("not a folder")
+    if "needs a user" in expected:
+        monkeypatch.delenv("RMCLINIC_USER")
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     full = args if args[0] == "--database" else ["--database", f"sqlite:///{tmp_path / 'e.sqlite3'}", *args]
     assert main(full) != 0

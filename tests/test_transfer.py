@@ -6,8 +6,10 @@ import copy
 import json
 
 import pytest
+from conftest import act_as
 from jsonschema import Draft202012Validator
 
+from rmclinic.domain.accounts import Role
 from rmclinic.services.container import Services
 from rmclinic.services.transfer import ImportRejected, load_schema
 
@@ -28,6 +30,7 @@ def test_round_trip_keeps_every_patient(
 
     other_url = f"sqlite:///{tmp_path_factory.mktemp('other') / 'other.sqlite3'}"
     other = build_services(other_url, clock=SystemClock())
+    act_as(other, Role.ADMIN)
     try:
         assert other.transfer.import_document(json.loads(json.dumps(first))) == 60
         second = other.transfer.export()
@@ -44,6 +47,7 @@ def test_selected_patients_only(services: Services) -> None:
 
 
 def test_invalid_file_is_rejected_whole_with_json_paths(services: Services) -> None:
+    act_as(services, Role.ADMIN)
     services.demo.create(3, seed=2)
     doc = services.transfer.export()
     services.demo.create(1, seed=9, force=True)  # empty-ish target: one patient RM000001
@@ -62,6 +66,7 @@ def test_invalid_file_is_rejected_whole_with_json_paths(services: Services) -> N
 
 
 def test_schema_errors_name_the_path(services: Services) -> None:
+    act_as(services, Role.ADMIN)
     doc = {
         "format": {"name": "rmclinic-patients", "version": 1},
         "exported_at": "2026-11-22T10:00:00Z",
@@ -85,6 +90,7 @@ def test_schema_errors_name_the_path(services: Services) -> None:
 
 
 def test_wrong_format_version_is_refused(services: Services) -> None:
+    act_as(services, Role.ADMIN)
     with pytest.raises(ImportRejected) as e:
         services.transfer.import_document(
             {
@@ -97,6 +103,7 @@ def test_wrong_format_version_is_refused(services: Services) -> None:
 
 
 def test_patients_already_present_are_refused(services: Services) -> None:
+    act_as(services, Role.ADMIN)
     services.demo.create(3, seed=2)
     doc = services.transfer.export()
     with pytest.raises(ImportRejected) as e:

@@ -134,7 +134,7 @@ def test_stale_edit_is_refused_and_input_kept(qtbot: QtBot, svc: Services) -> No
     svc.patients.update_demographics(rec.id, rec.version, replace(AMIRA, phone="01234 111111"))  # another nurse
     dlg.set_text("phone", "07700 900999")
     dlg.on_save_clicked()
-    assert "Someone else saved" in dlg.banner.text()
+    assert "consultant saved this patient after you opened it (changed: phone)" in dlg.banner.text()
     assert dlg.text("phone") == "07700 900999"
     assert svc.patients.get(rec.id).data.phone == "01234 111111"
 

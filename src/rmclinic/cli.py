@@ -11,12 +11,13 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
+from .domain.accounts import LOGIN_ROLES
+from .fileio import write_private_atomically
 
 log = logging.getLogger("rmclinic.cli")
 
@@ -45,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="SQLAlchemy database URL (default: $RMCLINIC_DATABASE_URL, else an SQLite file in the user data folder)",
     )
+    p.add_argument(
+        "--user",
+        metavar="NAME",
+        help="log in as NAME (default: $RMCLINIC_USER); the password comes from $RMCLINIC_PASSWORD or a prompt",
+    )
     p.add_argument("--self-test", action="store_true", help="open, migrate, build the main window offscreen, exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -65,6 +71,29 @@ def _parser() -> argparse.ArgumentParser:
 
     im = sub.add_parser("import", help="import patient records from an export file (all or nothing)")
     im.add_argument("file", metavar="FILE.json")
+
+    users = sub.add_parser("users", help="user accounts")
+    usub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    ua = usub.add_parser("add", help="add an account (the first one, an admin, needs no login)")
+    ua.add_argument("name", metavar="NAME")
+    ua.add_argument("--role", required=True, choices=[r.value for r in LOGIN_ROLES])
+    ua.add_argument("--display-name", default="", metavar="TEXT")
+    usub.add_parser("list", help="list the accounts")
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    asub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    asub.add_parser("verify", help="check the hash chain; exit 0 when intact, 1 naming the first bad entry")
+    ae = asub.add_parser("export", help="export audit entries as CSV")
+    ae.add_argument("-o", "--output", required=True, metavar="FILE.csv")
+    ae.add_argument("--from", dest="since", type=_iso_date, metavar="YYYY-MM-DD")
+    ae.add_argument("--to", dest="until", type=_iso_date, metavar="YYYY-MM-DD", help="up to and including")
+    ae.add_argument("--by", dest="username", default="", metavar="USER")
+    ae.add_argument("--action", default="", metavar="ACTION")
+
+    bk = sub.add_parser("backup", help="write a consistent copy of the SQLite database to FILE")
+    bk.add_argument("file", metavar="FILE")
+    rs = sub.add_parser("restore", help="replace the database with a backup (needs an admin of the backup)")
+    rs.add_argument("file", metavar="FILE")
     return p
 
 
@@ -75,26 +104,52 @@ def _iso_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
 
 
-def write_private_atomically(path: Path, data: bytes) -> None:
-    """Write beside the target and rename, so a crash never leaves half a file; owner-only mode."""
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _services(args: argparse.Namespace) -> Any:
     from .app import build_services
 
     return build_services(args.database)
+
+
+def _password(prompt: str = "Password: ") -> str:
+    """From RMCLINIC_PASSWORD, else a terminal prompt; never an argument (it would show in ps)."""
+    env = os.environ.get("RMCLINIC_PASSWORD")
+    if env is not None:
+        return env
+    if not sys.stdin.isatty():
+        raise CliError("no password: set RMCLINIC_PASSWORD or run in a terminal")
+    import getpass
+
+    return getpass.getpass(prompt)
+
+
+def _login(args: argparse.Namespace, svc: Any) -> None:
+    """Commands that touch patient data log in like the window does (audited, throttled)."""
+    name = args.user or os.environ.get("RMCLINIC_USER")
+    if not name:
+        raise CliError("this command needs a user: --user NAME or RMCLINIC_USER (and RMCLINIC_PASSWORD)")
+    svc.auth.login(name, _password(f"Password for {name}: "))
+
+
+class _LoggedIn:
+    """Build the services, log in, and always log out and close."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    def __enter__(self) -> Any:
+        self.svc = _services(self.args)
+        try:
+            _login(self.args, self.svc)
+        except BaseException:
+            self.svc.close()
+            raise
+        return self.svc
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.svc.auth.logout()
+        finally:
+            self.svc.close()
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -128,14 +183,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    svc = _services(args)
-    try:
-        doc = svc.transfer.export(args.patient)
-    finally:
-        svc.close()
     out = Path(args.output)
     if not out.parent.exists():
         raise CliError(f"cannot write {out}: folder {out.parent} does not exist")
+    with _LoggedIn(args) as svc:
+        doc = svc.transfer.export(args.patient)
     write_private_atomically(out, json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
     print(f"exported {len(doc['patients'])} patients to {out}")
     return 0
@@ -151,17 +203,107 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CliError(f"no such file: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CliError(f"{path} is not valid JSON: {e}") from None
+    with _LoggedIn(args) as svc:
+        try:
+            n = svc.transfer.import_document(doc)
+        except ImportRejected as e:
+            for p in e.problems[:50]:
+                print(f"{path}: {p.path}: {p.message}", file=sys.stderr)
+            more = f" (first 50 of {len(e.problems)} shown)" if len(e.problems) > 50 else ""
+            raise CliError(f"import refused, nothing was written: {len(e.problems)} problem(s){more}") from None
+    print(f"imported {n} patients")
+    return 0
+
+
+def _new_password(name: str) -> str:
+    env = os.environ.get("RMCLINIC_NEW_PASSWORD")
+    if env is not None:
+        return env
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass(f"New password for {name}: ")
+        if getpass.getpass("Once more: ") != first:
+            raise CliError("the two passwords differ; nothing was changed")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise CliError(f"no password for {name} on standard input")
+    return line.rstrip("\r\n")
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from .domain.accounts import Role
+
+    if args.users_command == "add":
+        svc = _services(args)
+        try:
+            if not svc.auth.has_users():
+                if args.role != Role.ADMIN.value:
+                    raise CliError("the first account must be an admin (--role admin)")
+                svc.auth.create_first_admin(args.name, _new_password(args.name), args.display_name)
+                print(f"created the first administrator, {args.name}")
+                return 0
+        finally:
+            svc.close()
+        with _LoggedIn(args) as svc:
+            svc.auth.add_user(args.name, Role(args.role), _new_password(args.name), args.display_name)
+        print(f"created {args.role} {args.name}")
+        return 0
+    with _LoggedIn(args) as svc:
+        for u in svc.auth.list_users():
+            state = "active" if u.active else "inactive"
+            print(f"{u.username}\t{u.role.value}\t{state}\t{u.display_name}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with _LoggedIn(args) as svc:
+        if args.audit_command == "verify":
+            report = svc.audit.verify()
+            if not report.ok:
+                raise CliError(f"audit trail broken at entry {report.first_bad_seq}: {report.problem}")
+            print(f"audit trail intact: {report.checked} entries, head {report.head_hash[:16]}")
+            return 0
+        from .services.dto import AuditFilter
+
+        def utc(d: dt.date | None, plus: int = 0) -> dt.datetime | None:
+            if d is None:
+                return None
+            return dt.datetime.combine(d + dt.timedelta(days=plus), dt.time(), tzinfo=dt.UTC)
+
+        f = AuditFilter(
+            since=utc(args.since),
+            until=utc(args.until, 1),
+            username=args.username,
+            action=args.action,
+            sort="seq",
+            descending=False,
+        )
+        data = svc.audit.export_csv(f)
+    write_private_atomically(Path(args.output), data.encode("utf-8"))
+    print(f"wrote {data.count(chr(10)) - 1} audit entries to {args.output}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    with _LoggedIn(args) as svc:
+        made = svc.backup.backup(Path(args.file))
+    print(f"backup written to {made}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    name = args.user or os.environ.get("RMCLINIC_USER")
+    if not name:
+        raise CliError("restore needs an administrator of the backup: --user NAME or RMCLINIC_USER")
     svc = _services(args)
     try:
-        n = svc.transfer.import_document(doc)
-    except ImportRejected as e:
-        for p in e.problems[:50]:
-            print(f"{path}: {p.path}: {p.message}", file=sys.stderr)
-        more = f" (first 50 of {len(e.problems)} shown)" if len(e.problems) > 50 else ""
-        raise CliError(f"import refused, nothing was written: {len(e.problems)} problem(s){more}") from None
+        password = _password(f"Password for {name} (as in the backup): ")
+        kept = svc.backup.restore(Path(args.file), name, password)
     finally:
         svc.close()
-    print(f"imported {n} patients")
+    print(f"restored {args.file}" + (f"; the replaced database was kept as {kept}" if kept else ""))
     return 0
 
 
@@ -181,7 +323,7 @@ def self_test(args: argparse.Namespace) -> int:
 def run_gui(args: argparse.Namespace) -> int:
     from .app import run_app
 
-    return run_app(args.database)
+    return run_app(args.database, args.user)
 
 
 def known_error_message(exc: BaseException) -> str | None:
@@ -221,6 +363,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_export(args)
         if args.command == "import":
             return cmd_import(args)
+        if args.command == "users":
+            return cmd_users(args)
+        if args.command == "audit":
+            return cmd_audit(args)
+        if args.command == "backup":
+            return cmd_backup(args)
+        if args.command == "restore":
+            return cmd_restore(args)
         return run_gui(args)
     except KeyboardInterrupt:
         print("rmclinic: interrupted", file=sys.stderr)

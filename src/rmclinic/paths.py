@@ -34,3 +34,12 @@ def resources_dir() -> Path:
 
 def resource(*parts: str) -> Path:
     return resources_dir().joinpath(*parts)
+
+
+def backups_dir() -> Path:
+    """Automatic backups: <user data dir>/backups (RMCLINIC_BACKUP_DIR overrides, for tests)."""
+    import os
+
+    from platformdirs import user_data_dir
+
+    return Path(os.environ.get("RMCLINIC_BACKUP_DIR") or Path(user_data_dir("rmclinic", appauthor=False)) / "backups")

@@ -14,6 +14,7 @@ from .identifiers import (
     normalise_nhs_number,
 )
 from .obstetric import PreviousPregnancy, pregnancy_problems
+from .typecheck import check_types
 
 MIN_AGE_YEARS = 12  # younger than this is taken as a typing error in the year of birth
 MAX_AGE_YEARS = 70
@@ -109,6 +110,7 @@ def _name_problem(value: str, label: str, required: bool) -> str | None:
 
 def validate_patient(data: PatientData, today: dt.date) -> PatientData:
     """Return the normalised data, or raise ``ValidationError`` listing every problem found."""
+    check_types(data, PatientData)
     d = data.normalised()
     problems: list[FieldProblem] = []
 

@@ -25,6 +25,8 @@ def resolve_url(explicit: str | None) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # We issue BEGIN ourselves (below), so the driver must not: see SQLAlchemy's pysqlite notes.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -32,6 +34,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # FULL: a power cut right after a commit never loses that commit (workflows.md §7).
     cur.execute("PRAGMA synchronous=FULL")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Writers take the write lock at BEGIN (IMMEDIATE): a read-then-write transaction in WAL mode
+    could otherwise fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout can wait out."""
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+WRITER_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -54,6 +66,7 @@ def make_engine(url: str) -> Engine:
             os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")

@@ -20,7 +20,7 @@ from .db import SQLITE_BUSY_TIMEOUT_MS, make_engine, sqlite_file
 
 log = logging.getLogger("rmclinic.persistence")
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 VERSION_TABLE = "alembic_version"
 _PG_LOCK_KEY = 0x726D636C  # "rmcl": serialises migrations between workstations on one server
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
@@ -205,3 +206,59 @@ class DrugAllergyRec(Tracked, Base):
     substance: Mapped[str] = mapped_column(String(200))
 
     patient: Mapped[PatientRec] = relationship(back_populates="allergies", lazy="raise")
+
+
+class UserAccountRec(Tracked, Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint(_in("role", ("admin", "consultant", "nurse", "read_only")), name="role"),)
+
+
+class AuditEventRec(Base):
+    """Append-only. Not Tracked: an audit row is never updated, so it has no version or updated_at."""
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    username: Mapped[str] = mapped_column(String(32), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    workstation: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(24), index=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no FK: the trail outlives edits
+    details: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(12))
+    emergency: Mapped[bool] = mapped_column(Boolean)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRec(Base):
+    """The chain head, updated in the same transaction as each append: catches a deleted last entry."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class SettingRec(Tracked, Base):
+    """Clinic settings live in the database: migrated, audited and backed up with the data."""
+
+    __tablename__ = "app_setting"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

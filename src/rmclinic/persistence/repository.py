@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.errors import ConflictError, DuplicateError, NotFoundError
@@ -307,10 +306,10 @@ class SqlPatientRepository:
         for i, a in enumerate(risk.drug_allergies):
             self.s.add(DrugAllergyRec(patient_id=pid, seq=i, substance=a))
 
-    def add_many(self, patients: Sequence[PatientData], archived: Sequence[bool] = ()) -> None:
+    def add_many(self, patients: Sequence[PatientData], archived: Sequence[bool] = ()) -> list[int]:
         """Bulk insert for demo data and imports: executemany per table, ids assigned up front."""
         if not patients:
-            return
+            return []
         start = (self.s.scalar(select(func.max(PatientRec.id))) or 0) + 1
         now = _utcnow()
         stamp = {"created_at": now, "updated_at": now, "version": 1}
@@ -360,6 +359,7 @@ class SqlPatientRepository:
         if self.s.get_bind().dialect.name == "postgresql":
             # Explicit ids bypass the sequence: move it past them.
             self.s.execute(select(func.setval(func.pg_get_serial_sequence("patient", "id"), func.max(PatientRec.id))))
+        return [start + i for i in range(len(patients))]
 
     def delete_all(self) -> int:
         """Remove every patient (demo-data --force only); children go first for the foreign keys."""
@@ -442,36 +442,3 @@ class SqlPatientRepository:
         self._locked(prec, version)
         self.s.delete(prec)
         self._flush()
-
-
-class SqlUnitOfWork:
-    """A session per use case; rolls back unless ``commit()`` was called."""
-
-    patients: SqlPatientRepository
-
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._factory = session_factory
-
-    def __enter__(self) -> SqlUnitOfWork:
-        self.session = self._factory()
-        self.patients = SqlPatientRepository(self.session)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
-
-    def commit(self) -> None:
-        with translate_errors():
-            self.session.commit()
-
-    def rollback(self) -> None:
-        self.session.rollback()
-
-
-def unit_of_work_factory(session_factory: sessionmaker[Session]) -> Any:
-    return lambda: SqlUnitOfWork(session_factory)

@@ -5,16 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .audit import AuditService
+from .auth import AuthService
+from .backup import BackupService
 from .demo import DemoService
 from .patients import PatientService
+from .session import SessionContext
+from .settings import SettingsService
 from .transfer import TransferService
 
 
 @dataclass
 class Services:
+    session: SessionContext
+    auth: AuthService
     patients: PatientService
     transfer: TransferService
     demo: DemoService
+    audit: AuditService
+    settings: SettingsService
+    backup: BackupService
     backend: str  # "sqlite" or "postgresql"
     database_label: str  # the URL without its password, for the status bar and messages
     close: Callable[[], None]

@@ -11,12 +11,15 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..domain.clock import Clock
+from ..domain.accounts import Actor, Role
+from ..domain.audit import Action, AuditEvent
 from ..domain.errors import DomainError
 from ..domain.identifiers import nhs_check_digit
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
-from .ports import UnitOfWorkFactory
+from .auth import hash_password
+from .base import ServiceBase
+from .ports import UnitOfWork
 
 GIVEN = [
     "Amira",
@@ -394,23 +397,32 @@ def generate(n: int, seed: int, today: dt.date) -> Iterator[PatientData]:
         )
 
 
-class DemoService:
-    CHUNK = 5000
+DEMO_ACCOUNTS = (("admin", Role.ADMIN), ("consultant", Role.CONSULTANT), ("nurse", Role.NURSE))
+DEMO_PASSWORD = "demo"  # exempt from the password policy only here, and the database is marked DEMO
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow_factory
-        self._clock = clock
+
+class DemoService(ServiceBase):
+    CHUNK = 5000
 
     def create(self, n: int, seed: int = 1, force: bool = False, today: dt.date | None = None) -> DemoResult:
         """Fill the database in one transaction. ``force`` replaces any existing patients."""
         if n < 1:
             raise DemoDataRefused("--patients must be at least 1.")
         day = today or self._clock.today()
+        actor = self._session.system("demo-data")
         with self._uow() as uow:
             existing = uow.patients.count()
             if existing and not force:
                 raise DemoDataRefused(
                     f"The database already holds {existing} patients; use --force to replace them with demo data."
+                )
+            if existing and uow.settings.get("demo_database") != "1":
+                raise DemoDataRefused(
+                    "This database was not created by demo-data: its patients are never replaced with demo data."
+                )
+            if existing:
+                self._audit(
+                    uow, actor, *(AuditEvent(Action.DELETE, "patient", str(pid), pid) for pid in uow.patients.all_ids())
                 )
             replaced = uow.patients.delete_all() if existing else 0
             batch: list[PatientData] = []
@@ -420,8 +432,27 @@ class DemoService:
                 batch.append(p)
                 archived.append(flags.random() < 0.01 and not p.hospital_number.startswith("RM00000"))
                 if len(batch) >= self.CHUNK:
-                    uow.patients.add_many(batch, archived)
+                    self._add(uow, actor, batch, archived)
                     batch, archived = [], []
-            uow.patients.add_many(batch, archived)
+            self._add(uow, actor, batch, archived)
+            for username, role in DEMO_ACCOUNTS:
+                if uow.users.get(username) is None:
+                    uow.users.add(username, f"Demo {role.value}", role, hash_password(DEMO_PASSWORD))
+                    self._audit(
+                        uow, actor, AuditEvent(Action.CREATE, "user", username, changes={"role": [None, role.value]})
+                    )
+            before = uow.settings.set("demo_database", "1")
+            if before != "1":
+                self._audit(
+                    uow,
+                    actor,
+                    AuditEvent(
+                        Action.SETTINGS_CHANGE, "setting", "demo_database", changes={"demo_database": [before, "1"]}
+                    ),
+                )
             uow.commit()
         return DemoResult(patients=n, replaced=replaced)
+
+    def _add(self, uow: UnitOfWork, actor: Actor, batch: list[PatientData], archived: list[bool]) -> None:
+        ids = uow.patients.add_many(batch, archived)
+        self._audit(uow, actor, *(AuditEvent(Action.CREATE, "patient", str(pid), pid) for pid in ids))

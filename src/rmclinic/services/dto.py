@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ..domain.accounts import Role
 from ..domain.obstetric import ObstetricSummary, PreviousPregnancy, summarise
 from ..domain.patient import PatientData
 
@@ -61,3 +62,39 @@ class PatientQuery:
     sort: str = "name"
     descending: bool = False
     include_archived: bool = False
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+    version: int
+    failed_logins: int = 0
+    locked_until: dt.datetime | None = None
+    last_login_at: dt.datetime | None = None
+
+
+AUDIT_SORT_KEYS = ("seq", "at", "username", "action", "patient_id")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    username: str = ""
+    patient_id: int | None = None
+    action: str = ""
+    sort: str = "seq"
+    descending: bool = True
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    path: str
+    integrity_ok: bool
+    revision: str | None
+    admin_hashes: dict[str, str]
+    patients: int

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from ..domain.accounts import Actor, Role
+from ..domain.audit import AuditEntry, AuditEvent, ChainReport
 from ..domain.obstetric import PreviousPregnancy
 from ..domain.patient import Partner, PatientData, RiskHistory
 from ..domain.search import SearchTerm
-from .dto import PatientPage, PatientRecord, PatientRow
+from .dto import AuditFilter, PatientPage, PatientRecord, PatientRow, UserRecord
 
 
 class PatientRepository(Protocol):
     def add(self, data: PatientData) -> int: ...
 
-    def add_many(self, patients: Sequence[PatientData], archived: Sequence[bool] = ()) -> None: ...
+    def add_many(self, patients: Sequence[PatientData], archived: Sequence[bool] = ()) -> list[int]: ...
 
     def delete_all(self) -> int: ...
 
@@ -60,10 +63,49 @@ class PatientRepository(Protocol):
     def count(self) -> int: ...
 
 
+class UserRepository(Protocol):
+    def count(self) -> int: ...
+
+    def get(self, username: str) -> UserRecord | None: ...
+
+    def password_hash(self, username: str) -> str | None: ...
+
+    def list(self) -> list[UserRecord]: ...
+
+    def add(self, username: str, display_name: str, role: Role, password_hash: str) -> UserRecord: ...
+
+    def update(self, username: str, version: int | None = None, **values: object) -> UserRecord: ...
+
+    def record_login(self, username: str, ok: bool, now: dt.datetime, locked_until: dt.datetime | None) -> None: ...
+
+
+class AuditLog(Protocol):
+    def append(self, actor: Actor, events: Sequence[AuditEvent], at: dt.datetime) -> None: ...
+
+    def iter_entries(self, batch: int = 5000) -> Iterator[AuditEntry]: ...
+
+    def verify(self) -> ChainReport: ...
+
+    def query(self, f: AuditFilter, offset: int = 0, limit: int = 500) -> tuple[list[AuditEntry], int]: ...
+
+    def last_for(self, entity: str, entity_id: str) -> AuditEntry | None: ...
+
+
+class SettingsRepository(Protocol):
+    def get(self, key: str) -> str | None: ...
+
+    def all(self) -> dict[str, str]: ...
+
+    def set(self, key: str, value: str) -> str | None: ...
+
+
 class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
 
     patients: PatientRepository
+    users: UserRepository
+    audit: AuditLog
+    settings: SettingsRepository
 
     def commit(self) -> None: ...
 
@@ -71,4 +113,4 @@ class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, read_only: bool = False) -> UnitOfWork: ...

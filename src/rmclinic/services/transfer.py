@@ -9,12 +9,13 @@ from functools import cache
 from typing import Any
 
 from .. import __version__
-from ..domain.clock import Clock
+from ..domain.accounts import Permission
+from ..domain.audit import Action, AuditEvent
 from ..domain.errors import DomainError, ValidationError
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory, validate_patient
 from ..paths import resource
-from .ports import UnitOfWorkFactory
+from .base import ServiceBase
 
 FORMAT_NAME = "rmclinic-patients"
 FORMAT_VERSION = 1
@@ -174,14 +175,12 @@ def _domain_field_path(index: int, field: str) -> str:
     return _json_path(parts)
 
 
-class TransferService:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow_factory
-        self._clock = clock
-
+class TransferService(ServiceBase):
     def export(self, hospital_numbers: list[str] | None = None) -> dict[str, Any]:
+        """Complete records; every exported patient gets an audit entry."""
         from ..domain.identifiers import normalise_hospital_number
 
+        actor = self._actor(Permission.EXPORT)
         with self._uow() as uow:
             if hospital_numbers:
                 ids = []
@@ -193,6 +192,8 @@ class TransferService:
             else:
                 ids = uow.patients.all_ids()
             records = [uow.patients.get(pid) for pid in ids]
+            self._audit(uow, actor, *(AuditEvent(Action.EXPORT, "patient", str(pid), pid) for pid in ids))
+            uow.commit()
         records.sort(key=lambda r: r.data.hospital_number)
         return {
             "format": {"name": FORMAT_NAME, "version": FORMAT_VERSION},
@@ -248,6 +249,7 @@ class TransferService:
 
     def import_document(self, document: Any) -> int:
         """Validate everything first; write all patients in one transaction, or nothing."""
+        actor = self._actor(Permission.IMPORT)
         parsed, problems = self.validate(document)
         if not problems:
             with self._uow() as uow:
@@ -267,7 +269,8 @@ class TransferService:
                             )
                         )
                 if not problems:
-                    uow.patients.add_many([d for d, _ in parsed], [a for _, a in parsed])
+                    ids = uow.patients.add_many([d for d, _ in parsed], [a for _, a in parsed])
+                    self._audit(uow, actor, *(AuditEvent(Action.IMPORT, "patient", str(pid), pid) for pid in ids))
                     uow.commit()
                     return len(parsed)
         raise ImportRejected(problems)

@@ -36,10 +36,59 @@ def show_start_error(message: str) -> None:
     QMessageBox.critical(None, "rmclinic", message)
 
 
-def show_unexpected_error(parent: object, known: str | None) -> None:
+def show_unexpected_error(parent: object, known: str | None, report: str = "") -> None:
     text = known or QCoreApplication.translate(
         "rmclinic",
-        "Something went wrong and your last action may not have been saved. "
-        "Please check the record; details are in the log file.",
+        "Something went wrong and your last action may not have been saved. Please check the record. "
+        "The report below holds no patient data; copy it for your IT support.",
     )
-    QMessageBox.warning(parent if isinstance(parent, QWidget) else None, "rmclinic", text)
+    box = QMessageBox(parent if isinstance(parent, QWidget) else None)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("rmclinic")
+    box.setText(text)
+    if report:
+        box.setDetailedText(report)
+    box.exec()
+
+
+def show_audit_warning(parent: object, message: str) -> None:
+    QMessageBox.critical(
+        parent if isinstance(parent, QWidget) else None,
+        QCoreApplication.translate("rmclinic", "Audit trail check failed"),
+        QCoreApplication.translate(
+            "rmclinic",
+            "The audit trail does not verify: it may have been changed outside rmclinic ({m}). "
+            "Keep the database as it is and investigate with rmclinic audit verify and your backups.",
+        ).format(m=message),
+    )
+
+
+def notice_previous_crash() -> None:
+    """Enable faulthandler into the log folder; if the last run left a native crash trace, say so once."""
+    import faulthandler
+    import logging
+
+    from ..logs import log_dir
+
+    folder = log_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    trace = folder / "native-crash.log"
+    if trace.exists() and trace.stat().st_size > 0:
+        kept = trace.with_name("native-crash.previous.log")
+        trace.replace(kept)
+        logging.getLogger("rmclinic.ui").warning("the previous run crashed; trace kept in %s", kept.name)
+        QMessageBox.warning(
+            None,
+            "rmclinic",
+            QCoreApplication.translate(
+                "rmclinic",
+                "rmclinic closed unexpectedly last time. A technical trace (no patient data) was kept "
+                "in {p} for your IT support.",
+            ).format(p=kept),
+        )
+    handle = trace.open("w")
+    faulthandler.enable(handle)
+    _keep.append(handle)
+
+
+_keep: list[object] = []

@@ -1,27 +1,40 @@
-"""The main window: left navigation and one page at a time."""
+"""The main window: left navigation, one page at a time, menus, idle lock and role-aware pages."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFileDialog,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QSplitter,
     QStackedWidget,
     QWidget,
 )
 
 from .. import __version__
+from ..domain.accounts import BREAK_GLASS_ROLES, ROLE_LABELS, Permission
+from ..domain.errors import DomainError
+from ..fileio import write_private_atomically
 from ..services.container import Services
+from ..services.session import PermissionDenied
+from ..services.transfer import ImportRejected
+from .admin_pages import AuditPage, SettingsPage, UsersPage
 from .common import tr
+from .lock import IdleWatcher, LockCover, cover_all
+from .login import LoginDialog
 from .patients_page import PatientsPage
-
-NAV = ("worklist", "patients", "evidence", "settings")
 
 
 def _placeholder(title: str, text: str) -> QWidget:
@@ -34,11 +47,17 @@ def _placeholder(title: str, text: str) -> QWidget:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, services: Services, parent: Any = None, remember_geometry: bool = True) -> None:
+    locked = Signal()
+    unlocked = Signal()
+
+    def __init__(
+        self, services: Services, parent: Any = None, remember_geometry: bool = True, idle_ms: int | None = None
+    ) -> None:
         super().__init__(parent)
         self.services = services
         self._remember_geometry = remember_geometry
-        self.setWindowTitle(tr("rmclinic {v}").format(v=__version__))
+        self._covers: list[LockCover] = []
+        self.is_locked = False
         self.setMinimumSize(720, 480)
 
         self.nav = QListWidget()
@@ -47,42 +66,12 @@ class MainWindow(QMainWindow):
         self.nav.setStyleSheet("QListWidget::item { padding: 6px 10px; }")
         self.pages = QStackedWidget()
         self.patients = PatientsPage(services.patients)
-        labels = {
-            "worklist": tr("Worklist"),
-            "patients": tr("Patients"),
-            "evidence": tr("Evidence library"),
-            "settings": tr("Settings"),
-        }
-        widgets = {
-            "worklist": _placeholder(
-                labels["worklist"],
-                tr(
-                    "Today's scans, swabs, stop dates and results to review will appear here when "
-                    "pregnancy plans and follow-ups are added. Not available in this version."
-                ),
-            ),
-            "patients": self.patients,
-            "evidence": _placeholder(
-                labels["evidence"],
-                tr(
-                    "The guidelines and trials behind each alert will be listed here once the alert "
-                    "rules are added. Not available in this version."
-                ),
-            ),
-            "settings": _placeholder(
-                labels["settings"],
-                tr("Clinic settings are not available in this version.")
-                + "<br><br>"
-                + tr("Database: {db}").format(db=services.database_label.replace("<", "&lt;")),
-            ),
-        }
-        for i, key in enumerate(NAV):
-            item = QListWidgetItem(f"{labels[key]}")
-            item.setToolTip(f"Ctrl+{i + 1}")
-            self.nav.addItem(item)
-            self.pages.addWidget(widgets[key])
-            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.nav.setCurrentRow(i))
-        self.nav.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.users_page = UsersPage(services)
+        self.audit_page = AuditPage(services)
+        self.settings_page = SettingsPage(services)
+        self._page_keys: list[str] = []
+        self._build_pages()
+        self.nav.currentRowChanged.connect(self.on_nav_row_changed)
 
         split = QSplitter()
         split.addWidget(self.nav)
@@ -91,24 +80,258 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 1)
         split.setSizes([180, 920])
         self.setCentralWidget(split)
-        self.statusBar().showMessage(tr("Database: {db}").format(db=services.backend))
+        self._build_menus()
+        self._apply_user()
 
+        for i in range(6):
+            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self._go(i))
         QShortcut(QKeySequence.StandardKey.Find, self, self.on_find)
         QShortcut(QKeySequence.StandardKey.New, self, self.on_new_patient)
-        self.nav.setCurrentRow(NAV.index("patients"))
         self._restore_geometry()
+        minutes = services.settings.get_int("idle_lock_minutes")
+        self.idle = IdleWatcher(idle_ms if idle_ms is not None else minutes * 60_000, self)
+        self.idle.idle.connect(self.lock)
+
+    # -- pages and menus ------------------------------------------------------------------------
+
+    def _build_pages(self) -> None:
+        actor = self.services.session.actor
+        is_admin = actor is not None and actor.can(Permission.VIEW_AUDIT)
+        entries: list[tuple[str, str, QWidget]] = [
+            (
+                "worklist",
+                tr("Worklist"),
+                _placeholder(
+                    tr("Worklist"),
+                    tr(
+                        "Today's scans, swabs, stop dates and results to review will appear here when "
+                        "pregnancy plans and follow-ups are added. Not available in this version."
+                    ),
+                ),
+            ),
+            ("patients", tr("Patients"), self.patients),
+            (
+                "evidence",
+                tr("Evidence library"),
+                _placeholder(
+                    tr("Evidence library"),
+                    tr(
+                        "The guidelines and trials behind each alert will be listed here once the alert "
+                        "rules are added. Not available in this version."
+                    ),
+                ),
+            ),
+        ]
+        if is_admin:
+            entries += [
+                ("users", tr("Users"), self.users_page),
+                ("audit", tr("Audit trail"), self.audit_page),
+                ("settings", tr("Settings"), self.settings_page),
+            ]
+        else:
+            entries.append(
+                (
+                    "settings",
+                    tr("Settings"),
+                    _placeholder(tr("Settings"), tr("Clinic settings are changed by an administrator.")),
+                )
+            )
+        self.nav.clear()
+        while (old := self.pages.widget(0)) is not None:
+            self.pages.removeWidget(old)
+        self._page_keys = []
+        for i, (key, label, widget) in enumerate(entries):
+            item = QListWidgetItem(label)
+            item.setToolTip(f"Ctrl+{i + 1}")
+            self.nav.addItem(item)
+            self.pages.addWidget(widget)
+            self._page_keys.append(key)
+        self.nav.setCurrentRow(self._page_keys.index("patients"))
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        bar.clear()
+        file = bar.addMenu(tr("&File"))
+        self.act_export = file.addAction(tr("&Export records…"), self.on_export)
+        self.act_import = file.addAction(tr("&Import records…"), self.on_import)
+        self.act_backup = file.addAction(tr("&Back up the database…"), self.on_backup)
+        file.addSeparator()
+        self.act_lock = file.addAction(tr("&Lock screen"), self.lock)
+        self.act_lock.setShortcut(QKeySequence("Ctrl+L"))
+        self.act_logout = file.addAction(tr("Log &out"), self.on_logout)
+        file.addAction(tr("&Quit"), self.close).setShortcut(QKeySequence.StandardKey.Quit)
+        tools = bar.addMenu(tr("&Tools"))
+        self.act_emergency = QAction(tr("&Emergency access…"), self)
+        self.act_emergency.triggered.connect(self.on_emergency)
+        tools.addAction(self.act_emergency)
+
+    def _apply_user(self) -> None:
+        actor = self.services.session.actor
+        demo = self.services.settings.is_demo()
+        who = f"{actor.username} ({tr(ROLE_LABELS[actor.role])})" if actor else tr("not logged in")
+        title = f"rmclinic {__version__} — {who}"
+        if actor is not None and actor.emergency_reason:
+            title += " — " + tr("EMERGENCY ACCESS")
+        if demo:
+            title = "DEMO — " + title + " — DEMO"
+        self.setWindowTitle(title)
+        self.statusBar().showMessage(
+            (tr("DEMO DATABASE: synthetic patients only.") + "   " if demo else "")
+            + tr("Database: {db}").format(db=self.services.backend)
+        )
+        can = actor.can if actor else (lambda _p: False)
+        self.act_export.setEnabled(can(Permission.EXPORT))
+        self.act_import.setEnabled(can(Permission.IMPORT) or (actor is not None and actor.role in BREAK_GLASS_ROLES))
+        self.act_backup.setEnabled(can(Permission.BACKUP_RESTORE) and self.services.backend == "sqlite")
+        self.act_emergency.setEnabled(actor is not None and actor.role in BREAK_GLASS_ROLES)
+        self.patients.new_button.setEnabled(can(Permission.EDIT_PATIENTS))
+        self.patients.view.set_can_edit(can(Permission.EDIT_PATIENTS))
+
+    def _go(self, row: int) -> None:
+        if row < self.nav.count():
+            self.nav.setCurrentRow(row)
+
+    def on_nav_row_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        self.pages.setCurrentIndex(row)
+        key = self._page_keys[row]
+        if key == "users":
+            self.users_page.load()
+        elif key == "audit":
+            self.audit_page.load()
+        elif key == "settings" and self.pages.currentWidget() is self.settings_page:
+            self.settings_page.load()
 
     def on_find(self) -> None:
-        self.nav.setCurrentRow(NAV.index("patients"))
+        self.nav.setCurrentRow(self._page_keys.index("patients"))
         self.patients.focus_search()
 
     def on_new_patient(self) -> None:
-        self.nav.setCurrentRow(NAV.index("patients"))
-        self.patients.on_new_patient_clicked()
+        self.nav.setCurrentRow(self._page_keys.index("patients"))
+        if self.patients.new_button.isEnabled():
+            self.patients.on_new_patient_clicked()
 
     def load(self) -> None:
         self.patients.load()
         self.patients.search.setFocus()
+
+    # -- file actions -----------------------------------------------------------------------------
+
+    def _error(self, title: str, exc: BaseException) -> None:
+        QMessageBox.warning(self, title, str(exc))
+
+    def on_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, tr("Export records"), "rmclinic-export.json", "JSON (*.json)")
+        if not path:
+            return
+        try:
+            doc = self.services.transfer.export()
+            write_private_atomically(Path(path), json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8"))
+        except (DomainError, OSError) as e:
+            self._error(tr("Export"), e)
+            return
+        self.statusBar().showMessage(tr("Exported {n} patients.").format(n=len(doc["patients"])), 8000)
+
+    def on_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, tr("Import records"), "", "JSON (*.json)")
+        if not path:
+            return
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            n = self.services.transfer.import_document(doc)
+        except PermissionDenied as e:
+            self._error(tr("Import"), DomainError(str(e) + " " + tr("A consultant may use Tools → Emergency access.")))
+            return
+        except ImportRejected as e:
+            lines = "\n".join(f"{p.path}: {p.message}" for p in e.problems[:20])
+            QMessageBox.warning(self, tr("Import refused"), tr("Nothing was imported.") + "\n\n" + lines)
+            return
+        except (DomainError, OSError, ValueError) as e:
+            self._error(tr("Import"), e)
+            return
+        self.patients.model.reload()
+        self.statusBar().showMessage(tr("Imported {n} patients.").format(n=n), 8000)
+
+    def on_backup(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, tr("Back up the database"), "rmclinic-backup.sqlite3")
+        if not path:
+            return
+        try:
+            made = self.services.backup.backup(Path(path))
+        except (DomainError, OSError) as e:
+            self._error(tr("Backup"), e)
+            return
+        self.statusBar().showMessage(tr("Backup written to {p}").format(p=made), 8000)
+
+    def on_emergency(self) -> None:
+        reason, ok = QInputDialog.getMultiLineText(
+            self,
+            tr("Emergency access"),
+            tr(
+                "Emergency access gives you, for one hour, permissions your role does not have. "
+                "It is recorded prominently in the audit trail. State the reason:"
+            ),
+        )
+        if not ok:
+            return
+        try:
+            self.services.auth.break_glass(reason)
+        except DomainError as e:
+            self._error(tr("Emergency access"), e)
+            return
+        self._apply_user()
+
+    def on_logout(self) -> None:
+        if not self.patients.view.confirm_leave():
+            return
+        self.services.auth.logout()
+        self.close()
+
+    # -- locking --------------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Cover every window, then ask the same user (or another) to log in."""
+        if self.is_locked or self.services.session.actor is None:
+            return
+        self.is_locked = True
+        self.idle.stop()
+        self.services.auth.lock()
+        self._covers = cover_all()
+        self.locked.emit()
+        self.ask_unlock()
+
+    def make_unlock_dialog(self) -> LoginDialog:
+        actor = self.services.session.actor
+        return LoginDialog(self.services.auth, None, locked_user=actor.username if actor else None)
+
+    def ask_unlock(self) -> None:
+        dlg = self.make_unlock_dialog()
+        if dlg.exec() != QDialog.DialogCode.Accepted:
+            self.services.auth.logout()
+            QApplication.quit()
+            return
+        self.finish_unlock(dlg.switched_user)
+
+    def finish_unlock(self, switched_user: bool) -> None:
+        if switched_user:
+            # The first user's unsaved input is discarded: close her dialogs and reload her view.
+            for w in QApplication.topLevelWidgets():
+                if isinstance(w, QDialog) and w.isVisible():
+                    w.reject()
+            self.patients.view.discard_unsaved()
+            self.patients.show_list()
+            self._build_pages()
+            self._apply_user()
+            self.patients.model.reload()
+        for c in self._covers:
+            c.deleteLater()
+        self._covers = []
+        self.is_locked = False
+        self.idle.restart()
+        self.unlocked.emit()
+
+    # -- geometry -------------------------------------------------------------------------------
 
     def _restore_geometry(self) -> None:
         geo = QSettings().value("main_window/geometry") if self._remember_geometry else None
@@ -121,4 +344,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._remember_geometry:
             QSettings().setValue("main_window/geometry", self.saveGeometry())
+        self.idle.stop()
         super().closeEvent(event)

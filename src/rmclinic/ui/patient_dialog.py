@@ -208,7 +208,9 @@ class PatientDialog(QDialog):
                         return
                     self.saved = self._service.register(data, confirm_possible_duplicate=True)
             else:
-                self.saved = self._service.update_demographics(self._record.id, self._record.version, data)
+                self.saved = self._service.update_demographics(
+                    self._record.id, self._record.version, data, base=self._record.data
+                )
         except ValidationError as e:
             self.show_problems({p.field: p.message for p in e.problems})
             return

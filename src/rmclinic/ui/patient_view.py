@@ -304,10 +304,20 @@ class PatientView(QWidget):
         self.details.setText("\n".join(f"{k}: {v or '—'}" for k, v in rows))
         self.archive.setText(tr("&Unarchive") if record.archived else tr("Ar&chive"))
 
+    def set_can_edit(self, allowed: bool) -> None:
+        """Read-only users see the record but no edit controls (the services refuse anyway)."""
+        for w in (self.add_preg, self.edit_preg, self.remove_preg, self.save_risk, self.edit_details, self.archive):
+            w.setVisible(allowed)
+        self._can_edit = allowed
+
+    def discard_unsaved(self) -> None:
+        if self.record is not None:
+            self._show_risk(self.record.data.risk)
+
     # -- leaving with unsaved input ------------------------------------------------------------
 
     def has_unsaved_changes(self) -> bool:
-        if self.record is None:
+        if self.record is None or not getattr(self, "_can_edit", True):
             return False
         risk, problems = self.collect_risk()
         return bool(problems) or risk != self.record.data.risk

@@ -1,0 +1,90 @@
+"""Clinic settings: stored in the database, validated, and every change audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..domain.accounts import Actor, Permission
+from ..domain.audit import Action, AuditEvent
+from ..domain.errors import ValidationError
+from .base import ServiceBase
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    label: str
+    default: str
+    check: Callable[[str], str | None]
+    user_editable: bool = True
+
+
+def _int_between(lo: int, hi: int) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        if not value.strip().isdigit() or not lo <= int(value) <= hi:
+            return f"Type a whole number from {lo} to {hi}."
+        return None
+
+    return check
+
+
+SPECS = {
+    s.key: s
+    for s in (
+        SettingSpec("idle_lock_minutes", "Lock the screen after this many idle minutes", "10", _int_between(1, 120)),
+        SettingSpec("backup_keep", "Automatic daily backups to keep", "14", _int_between(1, 365)),
+        SettingSpec("demo_database", "Demo database", "0", lambda v: None if v in ("0", "1") else "0 or 1", False),
+        SettingSpec("audit_alert", "Audit trail alert", "", lambda v: None, False),
+    )
+}
+
+
+class SettingsService(ServiceBase):
+    def get(self, key: str) -> str:
+        """Settings are readable without a login (the lock timeout is needed before anyone logs in)."""
+        spec = SPECS[key]
+        with self._uow(read_only=True) as uow:
+            value = uow.settings.get(key)
+        return spec.default if value is None else value
+
+    def get_int(self, key: str) -> int:
+        return int(self.get(key))
+
+    def is_demo(self) -> bool:
+        return self.get("demo_database") == "1"
+
+    def all(self) -> dict[str, str]:
+        with self._uow(read_only=True) as uow:
+            stored = uow.settings.all()
+        return {k: stored.get(k, s.default) for k, s in SPECS.items()}
+
+    def set(self, key: str, value: str) -> None:
+        actor = self._actor(Permission.MANAGE_SETTINGS)
+        spec = SPECS.get(key)
+        if spec is None or not spec.user_editable:
+            raise ValidationError.single(key, "This setting cannot be changed here.")
+        problem = spec.check(value) if isinstance(value, str) else "Must be text."
+        if problem:
+            raise ValidationError.single(key, problem)
+        self._store(key, value.strip(), actor)
+
+    def _store(self, key: str, value: str, actor: Actor) -> None:
+        with self._uow() as uow:
+            before = uow.settings.set(key, value)
+            if before != value:
+                self._audit(
+                    uow,
+                    actor,
+                    AuditEvent(
+                        Action.SETTINGS_CHANGE,
+                        "setting",
+                        key,
+                        changes={key: [before, value]},
+                    ),
+                )
+            uow.commit()
+
+    def set_internal(self, key: str, value: str, who: str) -> None:
+        """The app's own flags (demo database, audit alert), recorded under a system name."""
+        self._store(key, value, self._session.system(who))

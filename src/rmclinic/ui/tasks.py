@@ -1,0 +1,49 @@
+"""Background work off the UI thread: the result or the error always comes back on the main thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+
+class _Relay(QObject):
+    done = Signal(object)
+    failed = Signal(object)
+
+
+class _Job(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self.fn = fn
+        self.relay = relay
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except Exception as exc:
+            self.relay.failed.emit(exc)
+        else:
+            self.relay.done.emit(result)
+
+
+_live: set[_Relay] = set()  # keep relays alive until their signal has been delivered
+
+
+def run_in_background(
+    fn: Callable[[], Any], on_result: Callable[[Any], None], on_error: Callable[[BaseException], None]
+) -> None:
+    relay = _Relay()
+    _live.add(relay)
+
+    def finish(cb: Callable[[Any], None]) -> Callable[[Any], None]:
+        def handler(value: Any) -> None:
+            _live.discard(relay)
+            cb(value)
+
+        return handler
+
+    relay.done.connect(finish(on_result))
+    relay.failed.connect(finish(on_error))
+    QThreadPool.globalInstance().start(_Job(fn, relay))
