@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import replace
 
 from argon2 import PasswordHasher
@@ -180,7 +181,7 @@ class AuthService(ServiceBase):
             stored = uow.users.password_hash(name) if user else None
             failed_actor = Actor(None, name or "?", user.role if user else Role.READ_ONLY, self._session.workstation)
             if user is not None and user.locked_until and user.locked_until > now:
-                wait = int((user.locked_until - now).total_seconds()) + 1
+                wait = math.ceil((user.locked_until - now).total_seconds())
                 self._audit(
                     uow,
                     failed_actor,
