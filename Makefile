@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest wheel clean
+.PHONY: run test lint typecheck pytest wheel clean stress
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,3 +33,7 @@ wheel: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache
+
+# Outside the fast suite: 200 SIGKILLs at random moments of writing child processes.
+stress: $(STAMP)
+	$(PY) tests/stress/kill_stress.py --kills 200

@@ -8,11 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import act_as  # noqa: E402  (also sets the cheap test hasher)
+from conftest import act_as
 
-from rmclinic.app import build_services  # noqa: E402
-from rmclinic.domain.accounts import Role  # noqa: E402
-from rmclinic.domain.errors import ConflictError  # noqa: E402
+from rmclinic.app import build_services
+from rmclinic.domain.accounts import Role
+from rmclinic.domain.errors import ConflictError
 
 url, patient_id, user, phone, go_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], Path(sys.argv[5])
 svc = build_services(url)

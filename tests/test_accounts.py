@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from conftest import act_as
+
 from rmclinic.domain.accounts import Role, password_problems
 from rmclinic.domain.errors import ValidationError
 from rmclinic.domain.patient import PatientData
@@ -102,8 +102,7 @@ def test_break_glass_needs_a_reason_and_is_prominent(sqlite_services: Services) 
     with pytest.raises(PermissionDenied):
         svc.auth.break_glass("patient collapsed in clinic, need the referral record")
     act_as(svc, Role.CONSULTANT, "drlee")
-    doc = {"format": {"name": "rmclinic-patients", "version": 1}, "exported_at": "2026-11-22T10:00:00Z",
-           "patients": []}
+    doc = {"format": {"name": "rmclinic-patients", "version": 1}, "exported_at": "2026-11-22T10:00:00Z", "patients": []}
     with pytest.raises(PermissionDenied):
         svc.transfer.import_document(doc)
     with pytest.raises(ValidationError, match="reason"):
@@ -121,8 +120,7 @@ def test_emergency_access_expires(sqlite_services: Services, clock) -> None:  # 
     act_as(svc, Role.CONSULTANT)
     svc.auth.break_glass("Emergency transfer needing the referral import")
     clock.at += dt.timedelta(minutes=61)
-    doc = {"format": {"name": "rmclinic-patients", "version": 1}, "exported_at": "2026-11-22T10:00:00Z",
-           "patients": []}
+    doc = {"format": {"name": "rmclinic-patients", "version": 1}, "exported_at": "2026-11-22T10:00:00Z", "patients": []}
     with pytest.raises(PermissionDenied):
         svc.transfer.import_document(doc)
 

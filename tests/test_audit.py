@@ -9,9 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import act_as
 from sqlalchemy import text
 
-from conftest import act_as
 from rmclinic.cli import main
 from rmclinic.domain.accounts import Role
 from rmclinic.domain.obstetric import Outcome, PreviousPregnancy
@@ -125,8 +125,9 @@ def test_verify_detects_rows_changed_deleted_or_inserted_out_of_band(
     assert report.first_bad_seq == first_bad, report.problem
 
 
-def test_audit_verify_command(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audit_verify_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "clinic.sqlite3"
     url = f"sqlite:///{path}"
     monkeypatch.setenv("RMCLINIC_USER", "admin")

@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import act_as
+
 from rmclinic.app import build_services
 from rmclinic.cli import main
 from rmclinic.domain.accounts import Role
@@ -99,8 +99,9 @@ def test_restore_refuses_a_schema_from_the_future(tmp_path: Path) -> None:
     svc.close()
 
 
-def test_backup_and_restore_commands_into_a_new_database(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backup_and_restore_commands_into_a_new_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RMCLINIC_USER", "admin")
     monkeypatch.setenv("RMCLINIC_PASSWORD", "demo")
     url = f"sqlite:///{tmp_path / 'clinic.sqlite3'}"

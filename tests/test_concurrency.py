@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from conftest import act_as
+
 from rmclinic.domain.accounts import Role
 from rmclinic.domain.patient import PatientData
 from rmclinic.services.container import Services
@@ -24,7 +24,10 @@ EDITOR = str(Path(__file__).parent / "concurrent_editor.py")
 def _editor(url: str, pid: int, user: str, phone: str, go: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, EDITOR, url, str(pid), user, phone, str(go)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
     )
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from rmclinic.domain.accounts import Role
 from rmclinic.domain.obstetric import Outcome, PreviousPregnancy
 from rmclinic.domain.patient import PatientData
 from rmclinic.services.container import Services
@@ -309,3 +310,136 @@ def test_unsaved_risk_history_is_not_lost_by_leaving(qtbot: QtBot, svc: Services
     page.show_list()
     assert page.currentWidget() is page.list_page
     assert svc.patients.get(rec.id).data.risk.weight_kg == 71
+
+
+# -- accounts, lock and administration in the window ------------------------------------------------
+
+STRONG = "Correct-Horse-9"
+
+
+def test_first_admin_dialog_then_login_dialog(qtbot: QtBot, sqlite_services: Services) -> None:
+    from rmclinic.ui.login import FirstAdminDialog, LoginDialog
+
+    svc = sqlite_services
+    svc.session.actor = None
+    first = FirstAdminDialog(svc.auth)
+    qtbot.addWidget(first)
+    first.username.setText("boss")
+    first.password.setText("short")
+    first.again.setText("short")
+    first.on_ok_clicked()
+    assert "at least 10 characters" in first.error.text() and not svc.auth.has_users()
+    first.password.setText(STRONG)
+    first.again.setText(STRONG)
+    first.on_ok_clicked()
+    assert first.result() == first.DialogCode.Accepted and svc.session.actor.username == "boss"  # type: ignore[union-attr]
+    svc.auth.logout()
+    login = LoginDialog(svc.auth)
+    qtbot.addWidget(login)
+    login.username.setText("boss")
+    login.password.setText("wrong-password-1")
+    login.on_ok_clicked()
+    assert "not right" in login.error.text() and login.password.text() == ""
+    login.password.setText(STRONG)
+    login.on_ok_clicked()
+    assert login.result() == login.DialogCode.Accepted
+
+
+def test_idle_lock_covers_data_and_same_user_unlocks(qtbot: QtBot, svc: Services) -> None:
+    svc.auth.create_first_admin("boss", STRONG)
+    svc.auth.login("boss", STRONG)
+    svc.auth.add_user("nina", Role.NURSE, "Nurse-Pass-42")
+    svc.auth.login("nina", "Nurse-Pass-42")
+    rec = svc.patients.register(AMIRA)
+    window = MainWindow(svc, remember_geometry=False, idle_ms=50)
+    qtbot.addWidget(window)
+    show_active(qtbot, window)
+    window.load()
+    window.patients.open_patient(rec.id)
+    window.patients.view.weight_edit.setText("71")  # unsaved input
+    unlock_dialogs: list[object] = []
+
+    def fake_ask() -> None:  # the real dialog runs its own loop; drive it by hand
+        dlg = window.make_unlock_dialog()
+        unlock_dialogs.append(dlg)
+        assert window._covers and all(c.isVisible() for c in window._covers)
+        with pytest.raises(Exception, match="locked"):
+            svc.patients.count()
+        dlg.password.setText("Nurse-Pass-42")
+        dlg.on_ok_clicked()
+        assert dlg.result() == dlg.DialogCode.Accepted
+        window.finish_unlock(dlg.switched_user)
+
+    window.ask_unlock = fake_ask  # type: ignore[method-assign]
+    qtbot.waitUntil(lambda: bool(unlock_dialogs), timeout=3000)
+    assert not window.is_locked and window._covers == []
+    assert window.patients.view.weight_edit.text() == "71"  # kept for the same user
+    assert svc.patients.count() == 1
+
+
+def test_another_user_at_the_lock_discards_the_first_users_input(qtbot: QtBot, svc: Services) -> None:
+    svc.auth.create_first_admin("boss", STRONG)
+    svc.auth.login("boss", STRONG)
+    svc.auth.add_user("nina", Role.NURSE, "Nurse-Pass-42")
+    svc.auth.add_user("drlee", Role.CONSULTANT, "Consultant-Pass-7")
+    svc.auth.login("nina", "Nurse-Pass-42")
+    rec = svc.patients.register(AMIRA)
+    window = MainWindow(svc, remember_geometry=False, idle_ms=3_600_000)
+    qtbot.addWidget(window)
+    window.load()
+    window.patients.open_patient(rec.id)
+    window.patients.view.weight_edit.setText("71")
+    window.ask_unlock = lambda: None  # type: ignore[method-assign]
+    window.lock()
+    assert window.is_locked
+    dlg = window.make_unlock_dialog()
+    qtbot.addWidget(dlg)
+    dlg.on_other_user_clicked()
+    dlg.username.setText("drlee")
+    dlg.password.setText("Consultant-Pass-7")
+    dlg.on_ok_clicked()
+    assert dlg.switched_user
+    window.finish_unlock(dlg.switched_user)
+    assert svc.session.actor.username == "drlee"  # type: ignore[union-attr]
+    assert window.patients.view.weight_edit.text() == ""
+    assert "drlee" in window.windowTitle()
+    assert svc.patients.get(rec.id).data.risk.weight_kg is None
+
+
+def test_demo_database_says_demo_and_roles_shape_the_window(qtbot: QtBot, svc: Services) -> None:
+    svc.demo.create(5)
+    svc.session.actor = None
+    svc.auth.login("nurse", "demo")
+    window = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(window)
+    assert window.windowTitle().startswith("DEMO") and window.windowTitle().endswith("DEMO")
+    assert "Users" not in [window.nav.item(i).text() for i in range(window.nav.count())]
+    assert not window.act_export.isEnabled() and window.patients.new_button.isEnabled()
+    svc.auth.login("admin", "demo")
+    admin = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(admin)
+    labels = [admin.nav.item(i).text() for i in range(admin.nav.count())]
+    assert {"Users", "Audit trail", "Settings"} <= set(labels)
+    assert not admin.patients.new_button.isEnabled()
+    admin.nav.setCurrentRow(labels.index("Users"))
+    assert admin.users_page.table.rowCount() == 3
+    admin.nav.setCurrentRow(labels.index("Audit trail"))
+    assert admin.audit_page.table.rowCount() > 0
+    admin.nav.setCurrentRow(labels.index("Settings"))
+    admin.settings_page.fields["idle_lock_minutes"].setText("0")
+    admin.settings_page.on_save_clicked()
+    assert "1 to 120" in admin.settings_page.errors["idle_lock_minutes"].text()
+
+
+def test_read_only_user_sees_no_edit_controls(qtbot: QtBot, svc: Services) -> None:
+    rec = svc.patients.register(AMIRA)
+    from conftest import act_as
+
+    act_as(svc, Role.READ_ONLY)
+    window = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(window)
+    window.show()
+    window.patients.open_patient(rec.id)
+    assert not window.patients.new_button.isEnabled()
+    assert not window.patients.view.save_risk.isVisible() and not window.patients.view.add_preg.isVisible()
+    assert window.patients.view.confirm_leave()

@@ -378,7 +378,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one line, never a traceback
         message = known_error_message(exc)
         if message is None:
-            log.exception("unexpected error")
+            from .app import crash_report
+
+            log.error("unexpected error\n%s", crash_report(type(exc), exc.__traceback__))
             where = f"; details in {log_file}" if log_file else ""
             message = f"unexpected {type(exc).__name__}{where}"
         print(f"rmclinic: error: {message}", file=sys.stderr)
