@@ -42,7 +42,7 @@ def test_automatic_backups_rotate(sqlite_services: Services, tmp_path: Path, clo
     svc.settings.set("backup_keep", "3")
     folder = tmp_path / "auto"
     made = []
-    for day in range(5):
+    for _day in range(5):
         made.append(svc.backup.automatic(folder))
         assert svc.backup.automatic(folder) is None  # one a day
         clock.at += dt.timedelta(days=1)
