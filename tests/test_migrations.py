@@ -116,3 +116,21 @@ def test_alembic_command_line_works_from_the_repository_root(tmp_path: Path) -> 
     for args in (["upgrade", "head"], ["check"], ["downgrade", "-1"], ["upgrade", "head"]):
         done = subprocess.run([*alembic, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
+
+
+def test_an_interrupted_migration_leaves_the_old_schema(tmp_path: Path) -> None:
+    """DDL runs inside the migration's transaction: a failure part-way changes nothing."""
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    migrate.upgrade(url, revision="0001")
+    engine = make_engine(url)
+    with engine.begin() as conn:  # a table the next migration will try to create: it fails half-way
+        conn.execute(text("CREATE TABLE audit_head (x INTEGER)"))
+    engine.dispose()
+    with pytest.raises(Exception, match="audit_head"):
+        migrate.upgrade(url, backup=False)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    engine.dispose()
+    assert "app_setting" not in tables and "user_account" not in tables

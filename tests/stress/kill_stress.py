@@ -128,7 +128,10 @@ def main() -> int:
         os.kill(child.pid, signal.SIGKILL)
         out, err = child.communicate()
         lines = out.splitlines()
-        problem = check(target, lines if mode == "saves" else [])
+        try:
+            problem = check(target, lines if mode == "saves" else [])
+        except Exception as exc:  # noqa: BLE001 - any failure to open is what this test looks for
+            problem = f"{type(exc).__name__}: {str(exc)[:300]}"
         if problem:
             print(f"FAIL after kill {k + 1} ({mode}): {problem}\n{err[-2000:]}", flush=True)
             print(f"kept for inspection: {work}")

@@ -55,6 +55,9 @@ def migration_engine(url: str) -> Engine:
     eng = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+        # The driver would run DDL outside any transaction (it only opens one before DML): issue BEGIN
+        # ourselves so a migration interrupted at any point leaves the old schema, not half a new one.
+        dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=OFF")
         cur.execute("PRAGMA journal_mode=WAL")
@@ -62,6 +65,7 @@ def migration_engine(url: str) -> Engine:
         cur.close()
 
     event.listen(eng, "connect", _pragmas)
+    event.listen(eng, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     return eng
 
 
