@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     bk.add_argument("file", metavar="FILE")
     rs = sub.add_parser("restore", help="replace the database with a backup (needs an admin of the backup)")
     rs.add_argument("file", metavar="FILE")
+    sub.add_parser(
+        "encrypt",
+        help="encrypt the SQLite database with SQLCipher (key from $RMCLINIC_NEW_DB_KEY "
+        "or a prompt); a copy of the old file is kept",
+    )
+    sub.add_parser("decrypt", help="turn an encrypted database (key in $RMCLINIC_DB_KEY) back into plain SQLite")
     return p
 
 
@@ -293,6 +299,36 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_db_key() -> str:
+    env = os.environ.get("RMCLINIC_NEW_DB_KEY")
+    if env is not None:
+        return env
+    if not sys.stdin.isatty():
+        raise CliError("no key: set RMCLINIC_NEW_DB_KEY or run in a terminal")
+    import getpass
+
+    first = getpass.getpass("New database key: ")
+    if getpass.getpass("Once more: ") != first:
+        raise CliError("the two keys differ; nothing was changed")
+    return first
+
+
+def cmd_encrypt(args: argparse.Namespace) -> int:
+    with _LoggedIn(args) as svc:
+        if args.command == "encrypt":
+            kept = svc.backup.encrypt(_new_db_key())
+            svc.session.actor = None  # the open engine no longer fits the file: no logout entry through it
+            print(
+                f"database encrypted: from now on set RMCLINIC_DB_KEY to open it. The unencrypted copy {kept} "
+                "was kept for safety: check the encrypted database opens, then delete that copy securely."
+            )
+        else:
+            kept = svc.backup.decrypt()
+            svc.session.actor = None
+            print(f"database decrypted; the encrypted copy was kept as {kept}. Unset RMCLINIC_DB_KEY.")
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     name = args.user or os.environ.get("RMCLINIC_USER")
     if not name:
@@ -328,7 +364,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
 def known_error_message(exc: BaseException) -> str | None:
     """The one-line message for failures the user can act on; None for bugs."""
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
     from .domain.errors import DomainError
 
@@ -338,6 +374,11 @@ def known_error_message(exc: BaseException) -> str | None:
         return f"unsupported database URL (no driver for it): {exc}"
     if isinstance(exc, ArgumentError):
         return f"invalid --database URL: {exc}"
+    if isinstance(exc, DatabaseError) and "not a database" in str(exc.orig):
+        return (
+            "cannot open the database: it is encrypted (set RMCLINIC_DB_KEY to its key) or it is not an "
+            "rmclinic database; nothing was changed"
+        )
     if isinstance(exc, OperationalError):
         return f"cannot use the database: {str(exc.orig).strip().splitlines()[0]}"
     if isinstance(exc, PermissionError):
@@ -371,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_backup(args)
         if args.command == "restore":
             return cmd_restore(args)
+        if args.command in ("encrypt", "decrypt"):
+            return cmd_encrypt(args)
         return run_gui(args)
     except KeyboardInterrupt:
         print("rmclinic: interrupted", file=sys.stderr)

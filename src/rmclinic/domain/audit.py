@@ -38,6 +38,8 @@ class Action(StrEnum):
     BREAK_GLASS = "break_glass"
     BACKUP = "backup"
     RESTORE = "restore"
+    ENCRYPT = "encrypt"
+    DECRYPT = "decrypt"
     PERMISSION_DENIED = "permission_denied"
 
 

@@ -24,13 +24,25 @@ _SPECIAL = str.maketrans(
 )
 
 
+def _fold_once(text: str) -> str:
+    t = unicodedata.normalize("NFKD", text).casefold().translate(_SPECIAL)
+    t = unicodedata.normalize("NFKD", t)
+    return "".join(ch for ch in t if not unicodedata.combining(ch))
+
+
 def fold(text: str) -> str:
-    """Lower-case, strip accents and collapse white space. Stable: fold(fold(x)) == fold(x)."""
-    lowered = text.casefold().translate(_SPECIAL)
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    # casefold may produce letters the table maps (e.g. "ẞ" -> "ss" already); run the table again.
-    return " ".join(stripped.translate(_SPECIAL).split())
+    """Lower-case, strip accents and collapse white space. Stable: fold(fold(x)) == fold(x).
+
+    Compatibility decomposition and case folding can each expose work for the other (a mathematical
+    capital alpha decomposes to a capital alpha), so repeat until nothing changes.
+    """
+    t = text
+    for _ in range(4):
+        nxt = _fold_once(t)
+        if nxt == t:
+            break
+        t = nxt
+    return " ".join(t.split())
 
 
 def prefix_upper_bound(prefix: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from ..domain.errors import DomainError
 from ..services.dto import BackupInfo
-from .db import sqlite_file
+from .db import connect_sqlite, copy_database, db_key, key_for, sqlite_file
 from .migrate import backup_sqlite
 
 
@@ -47,18 +47,8 @@ class SqliteFiles:
         if not target.parent.is_dir():
             raise BackupError(f"Folder {target.parent} does not exist.")
         tmp = target.with_name(f".{target.name}.partial")
-        tmp.unlink(missing_ok=True)
-        source = sqlite3.connect(src)
-        try:
-            dest = sqlite3.connect(tmp)
-            try:
-                source.backup(dest)
-                dest.execute("PRAGMA journal_mode=DELETE")  # a self-contained single file
-            finally:
-                dest.close()
-        finally:
-            source.close()
-        os.chmod(tmp, 0o600)
+        key = key_for(src)
+        copy_database(src, tmp, key, key)  # an encrypted database gives an encrypted backup
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -85,13 +75,13 @@ class SqliteFiles:
         if not path.is_file():
             raise BackupError(f"No such file: {path}")
         try:
-            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            con = connect_sqlite(path, key_for(path), readonly=True)
         except sqlite3.Error as e:
             raise BackupError(f"{path} cannot be opened: {e}") from None
         try:
             try:
                 check = con.execute("PRAGMA integrity_check").fetchall()
-            except sqlite3.DatabaseError as e:
+            except Exception as e:
                 raise BackupError(f"{path} is not an rmclinic database ({e}).") from None
             ok = check == [("ok",)]
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -119,7 +109,7 @@ class SqliteFiles:
         stamp = now.strftime("%Y%m%dT%H%M%S")
         kept = None
         if target.exists():
-            con = sqlite3.connect(target)
+            con = connect_sqlite(target, key_for(target))
             try:
                 con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
@@ -127,19 +117,40 @@ class SqliteFiles:
             kept = backup_sqlite(target, now)
             kept = kept.rename(target.with_name(f"{target.stem}.replaced-{stamp}{target.suffix}"))
         tmp = target.with_name(f".{target.name}.restoring")
-        tmp.unlink(missing_ok=True)
-        src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-        try:
-            dst = sqlite3.connect(tmp)
-            try:
-                src.backup(dst)
-                dst.execute("PRAGMA journal_mode=WAL")
-            finally:
-                dst.close()
-        finally:
-            src.close()
-        os.chmod(tmp, 0o600)
+        # The restored file takes this installation's encryption setting, whatever the backup's.
+        copy_database(backup, tmp, key_for(backup), db_key())
         for side in ("-wal", "-shm"):  # a stale WAL beside the new file would be replayed into it
             Path(str(target) + side).unlink(missing_ok=True)
         os.replace(tmp, target)
+        return kept
+
+    def convert(self, new_key: str | None, now: dt.datetime) -> Path:
+        """Encrypt (``new_key``) or decrypt (None) the database in place; returns the kept copy of the
+        file as it was. The new file is checked before it replaces the old one."""
+        src = self._require_file()
+        current = key_for(src)
+        if bool(current) == bool(new_key):
+            state = "already encrypted" if current else "not encrypted"
+            raise BackupError(f"The database is {state}; nothing was changed.")
+        stamp = now.strftime("%Y%m%dT%H%M%S")
+        kept = src.with_name(f"{src.stem}.before-{'encrypt' if new_key else 'decrypt'}-{stamp}{src.suffix}")
+        copy_database(src, kept, current, current)
+        tmp = src.with_name(f".{src.name}.converting")
+        copy_database(src, tmp, current, new_key)
+        con = connect_sqlite(tmp, new_key)
+        try:
+            if con.execute("PRAGMA integrity_check").fetchall() != [("ok",)]:
+                raise BackupError("The converted copy failed its integrity check; nothing was changed.")
+            con.execute("PRAGMA journal_mode=WAL")
+        finally:
+            con.close()
+        self._engine.dispose()
+        con = connect_sqlite(src, current)
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.close()
+        for side in ("-wal", "-shm"):
+            Path(str(src) + side).unlink(missing_ok=True)
+        os.replace(tmp, src)
         return kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,90 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from ..domain.errors import DomainError
+
 ENV_URL = "RMCLINIC_DATABASE_URL"
+ENV_KEY = "RMCLINIC_DB_KEY"  # the passphrase of an SQLCipher-encrypted database file
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseKeyError(DomainError):
+    """The file is encrypted and the key is missing or wrong (or it is not a database at all)."""
+
+
+def db_key() -> str | None:
+    return os.environ.get(ENV_KEY) or None
+
+
+def _quote(key: str) -> str:
+    return "'" + key.replace("'", "''") + "'"
+
+
+def connect_sqlite(path: Path, key: str | None = None, readonly: bool = False, cipher: bool = False) -> Any:
+    """A DB-API connection to an SQLite file: SQLCipher (sqlcipher3) when ``key`` (or ``cipher``) is given.
+
+    A wrong key fails here, at once and before anything is written, with a clear message.
+    """
+    target = f"file:{path}?mode=ro" if readonly else str(path)
+    timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
+    if not key and not cipher:
+        return sqlite3.connect(target, uri=readonly, timeout=timeout, check_same_thread=False)
+    import sqlcipher3
+
+    con = sqlcipher3.connect(target, uri=readonly, timeout=timeout, check_same_thread=False)
+    if key:
+        con.execute(f"PRAGMA key = {_quote(key)}")
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError:
+        con.close()
+        raise DatabaseKeyError(
+            f"cannot open {path.name}: the database key ({ENV_KEY}) is wrong, or the file is not an rmclinic "
+            "database; nothing was changed"
+        ) from None
+    return con
+
+
+def key_for(path: Path) -> str | None:
+    """The key to open ``path`` with: the configured one if the file is encrypted, else none."""
+    return db_key() if is_encrypted(path) else None
+
+
+def is_encrypted(path: Path) -> bool:
+    """An SQLCipher file has no plaintext SQLite header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return bool(head) and head != b"SQLite format 3\x00"
+
+
+def copy_database(src: Path, dst: Path, src_key: str | None, dst_key: str | None) -> None:
+    """A consistent copy of a live database, re-keyed as asked (plain to plain uses the backup API)."""
+    dst.unlink(missing_ok=True)
+    if not src_key and not dst_key:
+        source = sqlite3.connect(src)
+        try:
+            dest = sqlite3.connect(dst)
+            try:
+                source.backup(dest)
+                dest.execute("PRAGMA journal_mode=DELETE")  # a self-contained single file
+            finally:
+                dest.close()
+        finally:
+            source.close()
+    else:
+        con = connect_sqlite(src, src_key, cipher=True)
+        try:
+            con.execute(f"ATTACH DATABASE {_quote(str(dst))} AS copy KEY {_quote(dst_key or '')}")
+            con.execute("SELECT sqlcipher_export('copy')")
+            ver = con.execute("PRAGMA user_version").fetchone()[0]
+            con.execute(f"PRAGMA copy.user_version = {int(ver)}")
+            con.execute("DETACH DATABASE copy")
+        finally:
+            con.close()
+    os.chmod(dst, 0o600)
 
 
 def default_database_url() -> str:
@@ -64,7 +147,11 @@ def make_engine(url: str) -> Engine:
                 path.touch(mode=0o600)
             # Health data: readable by the owner only, whatever the umask.
             os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True)
+        key = db_key()
+        if key and path is not None:
+            engine = create_engine(url, creator=lambda: connect_sqlite(path, key), hide_parameters=True)
+        else:
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

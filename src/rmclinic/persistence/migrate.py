@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 
 from ..domain.errors import DomainError
 from ..paths import migrations_dir
-from .db import SQLITE_BUSY_TIMEOUT_MS, make_engine, sqlite_file
+from .db import SQLITE_BUSY_TIMEOUT_MS, connect_sqlite, copy_database, db_key, make_engine, sqlite_file
 
 log = logging.getLogger("rmclinic.persistence")
 
@@ -50,9 +49,14 @@ def alembic_config(url: str, connection: Any = None) -> Any:
 def migration_engine(url: str) -> Engine:
     """An engine for migrations: on SQLite foreign keys are OFF, so a batch table copy can never
     cascade-delete child rows (Prefect's lesson); integrity is checked after the upgrade."""
-    if sqlite_file(url) is None and not url.startswith("sqlite"):
+    path = sqlite_file(url)
+    if path is None:
         return make_engine(url)
-    eng = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    key = db_key()
+    if key:
+        eng = create_engine(url, creator=lambda: connect_sqlite(path, key))
+    else:
+        eng = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
         # The driver would run DDL outside any transaction (it only opens one before DML): issue BEGIN
@@ -77,26 +81,19 @@ def known_revisions() -> set[str]:
 
 
 def backup_sqlite(path: Path, when: dt.datetime | None = None) -> Path:
-    """Copy a live SQLite file (WAL included) to ``<name>.backup-<timestamp>.sqlite3``."""
+    """Copy a live SQLite file (WAL included) to ``<name>.backup-<timestamp>.sqlite3``; an encrypted
+    database gives an encrypted backup with the same key."""
     stamp = (when or dt.datetime.now()).strftime("%Y%m%dT%H%M%S")
     target = path.with_name(f"{path.stem}.backup-{stamp}{path.suffix or '.sqlite3'}")
-    src = sqlite3.connect(path)
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    target.chmod(0o600)
+    key = db_key()
+    copy_database(path, target, key, key)
     return target
 
 
 def _has_tables(path: Path) -> bool:
     if not path.exists() or path.stat().st_size == 0:
         return False
-    con = sqlite3.connect(path)
+    con = connect_sqlite(path, db_key())
     try:
         return bool(con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0])
     finally:

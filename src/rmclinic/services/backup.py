@@ -10,7 +10,7 @@ from typing import Protocol
 from ..domain.accounts import Actor, Permission, Role
 from ..domain.audit import Action, AuditEvent
 from ..domain.clock import Clock
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, ValidationError
 from .auth import password_matches
 from .base import ServiceBase
 from .dto import BackupInfo
@@ -29,6 +29,11 @@ class DatabaseFiles(Protocol):
     def inspect(self, path: Path) -> BackupInfo: ...
 
     def replace_with(self, backup: Path, now: dt.datetime) -> Path | None: ...
+
+    def convert(self, new_key: str | None, now: dt.datetime) -> Path: ...
+
+
+MIN_KEY_LENGTH = 12
 
 
 class RestoreRefused(DomainError):
@@ -88,6 +93,19 @@ class BackupService(ServiceBase):
         actor = Actor(None, username.strip().lower(), Role.ADMIN, self._session.workstation)
         self._record(actor, Action.RESTORE, Path(backup).name, {"replaced_file_kept_as": kept.name if kept else None})
         return kept
+
+    def encrypt(self, new_key: str) -> Path:
+        """Encrypt the database file with SQLCipher; returns the kept (plaintext) copy to delete securely."""
+        actor = self._actor(Permission.BACKUP_RESTORE)
+        if not isinstance(new_key, str) or len(new_key) < MIN_KEY_LENGTH:
+            raise ValidationError.single("key", f"The database key needs at least {MIN_KEY_LENGTH} characters.")
+        self._record(actor, Action.ENCRYPT, "database")  # recorded first, so the encrypted copy holds it
+        return self._files.convert(new_key, self._clock.now())
+
+    def decrypt(self) -> Path:
+        actor = self._actor(Permission.BACKUP_RESTORE)
+        self._record(actor, Action.DECRYPT, "database")
+        return self._files.convert(None, self._clock.now())
 
     def _record(self, actor: Actor, action: Action, what: str, changes: dict[str, object] | None = None) -> None:
         with self._uow() as uow:
