@@ -83,7 +83,7 @@ class UsersPage(QWidget):
             return
         self.table.setRowCount(len(self.users))
         for r, u in enumerate(self.users):
-            last = u.last_login_at.strftime("%d/%m/%Y %H:%M") if u.last_login_at else ""
+            last = u.last_login_at.astimezone().strftime("%d/%m/%Y %H:%M") if u.last_login_at else ""
             for c, v in enumerate(
                 [u.username, u.display_name, tr(ROLE_LABELS[u.role]), tr("yes") if u.active else tr("no"), last]
             ):
@@ -147,6 +147,18 @@ class AuditPage(QWidget):
     """Filter by date range, user, patient and action; sortable; CSV export."""
 
     COLUMNS = ("seq", "at", "username", "role", "workstation", "action", "entity", "patient_id", "outcome", "details")
+    HEADERS = (
+        "No.",
+        "Time (UTC)",
+        "User",
+        "Role",
+        "Workstation",
+        "Action",
+        "Record",
+        "Patient id",
+        "Outcome",
+        "Details",
+    )
 
     def __init__(self, services: Services, parent: Any = None) -> None:
         super().__init__(parent)
@@ -188,7 +200,7 @@ class AuditPage(QWidget):
         lay.addLayout(filters)
         self.status = QLabel()
         lay.addWidget(self.status)
-        self.table = _table([tr(c) for c in self.COLUMNS], tr("Audit entries"))
+        self.table = _table([tr(c) for c in self.HEADERS], tr("Audit entries"))
         self.table.setSortingEnabled(False)
         self.table.horizontalHeader().sectionClicked.connect(self.on_header_clicked)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

@@ -56,7 +56,13 @@ class LockCover(QWidget):
         self.setAutoFillBackground(True)
         self.setObjectName("lock_cover")
         lay = QVBoxLayout(self)
-        label = QLabel(tr("Locked"))
+        label = QLabel(
+            "<h2>"
+            + tr("rmclinic is locked")
+            + "</h2><p>"
+            + tr("Patient data is hidden until you log in again.")
+            + "</p>"
+        )
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         label.setAccessibleName(tr("Locked"))
         lay.addWidget(label)
