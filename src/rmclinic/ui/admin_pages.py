@@ -33,7 +33,7 @@ from ..fileio import write_private_atomically
 from ..services.container import Services
 from ..services.dto import AuditFilter, UserRecord
 from ..services.settings import SPECS
-from .common import ErrorLabel, tr
+from .common import ErrorLabel, add_field, tr
 
 
 def _table(headers: list[str], name: str) -> QTableWidget:
@@ -287,16 +287,8 @@ class SettingsPage(QWidget):
             if not spec.user_editable:
                 continue
             w = QLineEdit()
-            w.setAccessibleName(tr(spec.label))
-            err = ErrorLabel(self)
-            holder = QWidget()
-            hl = QVBoxLayout(holder)
-            hl.setContentsMargins(0, 0, 0, 0)
-            hl.addWidget(w)
-            hl.addWidget(err)
-            form.addRow(tr(spec.label), holder)
+            self.errors[key] = add_field(form, tr(spec.label), w, self)
             self.fields[key] = w
-            self.errors[key] = err
         lay.addLayout(form)
         self.save = QPushButton(tr("&Save settings"))
         self.save.clicked.connect(self.on_save_clicked)

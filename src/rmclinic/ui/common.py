@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QAbstractButton, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from ..domain.search import parse_date_dmy
 
@@ -68,3 +68,20 @@ def parse_optional_float(text: str) -> tuple[float | None, str | None]:
 
 def format_date(value: dt.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
+
+
+def add_field(form: QFormLayout, label: str, widget: QWidget, owner: QWidget) -> ErrorLabel:
+    """One form row: the label (with its mnemonic) bound to the widget, and an error label under the
+    widget. The accessible name comes from the label, or from a check box's own text."""
+    err = ErrorLabel(owner)
+    holder = QWidget()
+    lay = QVBoxLayout(holder)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(widget)
+    lay.addWidget(err)
+    lab = QLabel(label)
+    lab.setBuddy(widget)
+    name = label or (widget.text() if isinstance(widget, QAbstractButton) else "")
+    widget.setAccessibleName(name.replace("&", "").rstrip(" *"))
+    form.addRow(lab, holder)
+    return err

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
@@ -24,7 +23,7 @@ from ..domain.identifiers import format_nhs_number, nhs_number_problem
 from ..domain.patient import Partner, PatientData
 from ..services.dto import PatientRecord
 from ..services.patients import PatientService, PossibleDuplicate
-from .common import DateField, ErrorLabel, format_date, tr
+from .common import DateField, ErrorLabel, add_field, format_date, tr
 
 
 class PatientDialog(QDialog):
@@ -83,18 +82,8 @@ class PatientDialog(QDialog):
             self._fill(record.data)
 
     def _add(self, form: QFormLayout, key: str, label: str, widget: QWidget) -> None:
-        err = ErrorLabel(self)
-        holder = QWidget()
-        lay = QVBoxLayout(holder)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(widget)
-        lay.addWidget(err)
-        lab = QLabel(label)
-        lab.setBuddy(widget)
-        widget.setAccessibleName(label.replace("&", "").rstrip(" *"))
-        form.addRow(lab, holder)
+        self.errors[key] = add_field(form, label, widget, self)
         self.fields[key] = widget
-        self.errors[key] = err
 
     def text(self, key: str) -> str:
         w = self.fields[key]

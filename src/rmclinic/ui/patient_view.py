@@ -33,7 +33,7 @@ from ..domain.patient import EXCISION_KINDS, SMOKING_VALUES, CervicalExcision, R
 from ..domain.search import parse_date_dmy
 from ..services.dto import PatientRecord
 from ..services.patients import PatientService
-from .common import ErrorLabel, format_date, parse_optional_float, tr
+from .common import ErrorLabel, add_field, format_date, parse_optional_float, tr
 from .patient_dialog import PatientDialog
 from .pregnancy_dialog import PregnancyDialog
 
@@ -159,18 +159,7 @@ class PatientView(QWidget):
             ("risk.vte_notes", tr("&VTE notes"), self.vte_notes),
             ("risk.drug_allergies", tr("Drug a&llergies"), self.allergies),
         ):
-            holder = QWidget()
-            hl = QVBoxLayout(holder)
-            hl.setContentsMargins(0, 0, 0, 0)
-            hl.addWidget(widget)
-            err = ErrorLabel(self)
-            hl.addWidget(err)
-            self.risk_errors[key] = err
-            lab = QLabel(label)
-            lab.setBuddy(widget)
-            name = label or (widget.text() if isinstance(widget, QCheckBox) else key)
-            widget.setAccessibleName(name.replace("&", ""))
-            form.addRow(lab, holder)
+            self.risk_errors[key] = add_field(form, label, widget, self)
         self.risk_banner = ErrorLabel(self)
         outer.addWidget(self.risk_banner)
         row = QHBoxLayout()

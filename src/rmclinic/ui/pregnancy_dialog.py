@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QSpinBox,
@@ -31,7 +30,7 @@ from ..domain.obstetric import (
 )
 from ..services.dto import PatientRecord, PregnancyRecord
 from ..services.patients import PatientService
-from .common import DateField, ErrorLabel, tr
+from .common import DateField, ErrorLabel, add_field, tr
 
 
 class PregnancyDialog(QDialog):
@@ -102,17 +101,7 @@ class PregnancyDialog(QDialog):
             self._fill(existing.data)
 
     def _add(self, form: QFormLayout, key: str, label: str, widget: QWidget) -> None:
-        err = ErrorLabel(self)
-        holder = QWidget()
-        lay = QVBoxLayout(holder)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(widget)
-        lay.addWidget(err)
-        lab = QLabel(label)
-        lab.setBuddy(widget)
-        widget.setAccessibleName((label or self.preterm.text()).replace("&", "").rstrip(" *"))
-        form.addRow(lab, holder)
-        self.errors[key] = err
+        self.errors[key] = add_field(form, label, widget, self)
         self.fields[key] = widget
 
     def _year_from_date(self) -> None:
