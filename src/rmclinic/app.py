@@ -20,6 +20,7 @@ from .services.patients import PatientService
 from .services.session import SessionContext
 from .services.settings import SettingsService
 from .services.transfer import TransferService
+from .services.workup import WorkupService
 
 log = logging.getLogger("rmclinic.app")
 
@@ -51,6 +52,7 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
             upgrade=lambda: _upgrade_quietly(resolved),
             backup_keep=lambda: settings.get_int("backup_keep"),
         ),
+        workup=WorkupService(uow, clk, session),
         backend=engine.dialect.name,
         database_label=describe(resolved),
         close=engine.dispose,

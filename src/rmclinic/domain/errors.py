@@ -28,6 +28,10 @@ class ValidationError(DomainError):
     def single(cls, field: str, message: str) -> ValidationError:
         return cls([FieldProblem(field, message)])
 
+    @classmethod
+    def from_dict(cls, problems: dict[str, str]) -> ValidationError:
+        return cls([FieldProblem(f, m) for f, m in problems.items()])
+
     def for_field(self, field: str) -> list[str]:
         return [p.message for p in self.problems if p.field == field]
 

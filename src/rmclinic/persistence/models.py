@@ -262,3 +262,61 @@ class SettingRec(Tracked, Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+STATUSES = ("requested", "sample_taken", "resulted", "reviewed")
+INTERPRETATIONS = ("normal", "abnormal", "positive", "negative", "equivocal", "unknown")
+
+
+class WorkupItemRec(Tracked, Base):
+    """One investigation for a patient, from request to review. The investigation id points into the
+    catalogue (resources/investigations.json plus clinic additions), not into a table."""
+
+    __tablename__ = "workup_item"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # indexed by ix_workup_item_patient_investigation (patient first)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    investigation_id: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    requested_on: Mapped[dt.date | None] = mapped_column(Date)
+    requested_by: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    sample_date: Mapped[dt.date | None] = mapped_column(Date)
+    value_numeric: Mapped[float | None] = mapped_column(Float)
+    value_unit: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    value_text: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    value_findings: Mapped[str] = mapped_column(Text, default="", server_default="")  # JSON list
+    value_method: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    lab_low: Mapped[float | None] = mapped_column(Float)
+    lab_high: Mapped[float | None] = mapped_column(Float)
+    normalised: Mapped[float | None] = mapped_column(Float)
+    interpretation: Mapped[str | None] = mapped_column(String(12))
+    entered_by: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    entered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_by: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    review_comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    history: Mapped[list[WorkupHistoryRec]] = relationship(
+        back_populates="item", lazy="raise", cascade="all, delete-orphan", order_by="WorkupHistoryRec.id"
+    )
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint("interpretation IS NULL OR " + _in("interpretation", INTERPRETATIONS), name="interpretation"),
+        Index("ix_workup_item_patient_investigation", "patient_id", "investigation_id"),
+    )
+
+
+class WorkupHistoryRec(Base):
+    """An earlier result, kept when it was corrected (never changed afterwards)."""
+
+    __tablename__ = "workup_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("workup_item.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON of the result value as typed
+    sample_date: Mapped[dt.date | None] = mapped_column(Date)
+    entered_by: Mapped[str] = mapped_column(String(32))
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    item: Mapped[WorkupItemRec] = relationship(back_populates="history", lazy="raise")

@@ -13,6 +13,7 @@ from .accounts import SqlSettingsRepository, SqlUserRepository
 from .audit import SqlAuditLog
 from .db import WRITER_OPTIONS
 from .repository import SqlPatientRepository, translate_errors
+from .workup import SqlWorkupRepository
 
 
 class SqlUnitOfWork:
@@ -22,6 +23,7 @@ class SqlUnitOfWork:
     users: SqlUserRepository
     audit: SqlAuditLog
     settings: SqlSettingsRepository
+    workup: SqlWorkupRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
@@ -32,6 +34,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(self.session)
         self.audit = SqlAuditLog(self.session)
         self.settings = SqlSettingsRepository(self.session)
+        self.workup = SqlWorkupRepository(self.session)
         return self
 
     def __exit__(

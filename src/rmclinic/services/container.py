@@ -13,6 +13,7 @@ from .patients import PatientService
 from .session import SessionContext
 from .settings import SettingsService
 from .transfer import TransferService
+from .workup import WorkupService
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Services:
     audit: AuditService
     settings: SettingsService
     backup: BackupService
+    workup: WorkupService
     backend: str  # "sqlite" or "postgresql"
     database_label: str  # the URL without its password, for the status bar and messages
     close: Callable[[], None]

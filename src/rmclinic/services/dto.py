@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..domain.accounts import Role
 from ..domain.obstetric import ObstetricSummary, PreviousPregnancy, summarise
 from ..domain.patient import PatientData
+from ..domain.workup import WorkupItem
 
 
 @dataclass(frozen=True)
@@ -98,3 +99,14 @@ class BackupInfo:
     revision: str | None
     admin_hashes: dict[str, str]
     patients: int
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One line of the consultants' "Results to review" queue."""
+
+    patient_id: int
+    hospital_number: str
+    family_name: str
+    given_name: str
+    item: WorkupItem

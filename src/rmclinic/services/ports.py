@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..domain.accounts import Actor, Role
 from ..domain.audit import AuditEntry, AuditEvent, ChainReport
 from ..domain.obstetric import PreviousPregnancy
 from ..domain.patient import Partner, PatientData, RiskHistory
 from ..domain.search import SearchTerm
-from .dto import AuditFilter, PatientPage, PatientRecord, PatientRow, UserRecord
+from ..domain.workup import HistoryEntry, WorkupItem
+from .dto import AuditFilter, PatientPage, PatientRecord, PatientRow, ReviewRow, UserRecord
 
 
 class PatientRepository(Protocol):
@@ -99,6 +100,27 @@ class SettingsRepository(Protocol):
     def set(self, key: str, value: str) -> str | None: ...
 
 
+class WorkupRepository(Protocol):
+    def for_patient(self, patient_id: int) -> list[WorkupItem]: ...
+
+    def get(self, patient_id: int, item_id: int) -> WorkupItem: ...
+
+    def add(self, patient_id: int, investigation_id: str, values: dict[str, Any]) -> int: ...
+
+    def update(
+        self,
+        patient_id: int,
+        item_id: int,
+        version: int,
+        values: dict[str, Any],
+        keep_history: HistoryEntry | None = None,
+    ) -> None: ...
+
+    def add_many(self, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    def review_queue(self, offset: int, limit: int) -> tuple[list[ReviewRow], int]: ...
+
+
 class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
 
@@ -106,6 +128,7 @@ class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     users: UserRepository
     audit: AuditLog
     settings: SettingsRepository
+    workup: WorkupRepository
 
     def commit(self) -> None: ...
 

@@ -9,6 +9,7 @@ from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.errors import ValidationError
 from .base import ServiceBase
+from .catalogue import check_additions, check_protocol
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,18 @@ SPECS = {
         SettingSpec("backup_keep", "Automatic daily backups to keep", "14", _int_between(1, 365)),
         SettingSpec("demo_database", "Demo database", "0", lambda v: None if v in ("0", "1") else "0 or 1", False),
         SettingSpec("audit_alert", "Audit trail alert", "", lambda v: None, False),
+        SettingSpec(
+            "workup_protocol",
+            "Workup protocol (investigation ids, comma-separated; empty: the default)",
+            "",
+            lambda v: check_protocol(v),
+        ),
+        SettingSpec(
+            "catalogue_additions",
+            "Clinic investigations and ranges (JSON list; see docs/workup.md)",
+            "",
+            lambda v: check_additions(v),
+        ),
     )
 }
 
