@@ -23,7 +23,8 @@ def test_round_trip_keeps_every_patient(
 ) -> None:
     services.demo.create(60, seed=11)
     first = services.transfer.export()
-    assert first["format"] == {"name": "rmclinic-patients", "version": 1}
+    assert first["format"] == {"name": "rmclinic-patients", "version": 2}
+    assert sum(len(p["investigations"]) for p in first["patients"]) > 60  # the workup travels too
     Draft202012Validator(load_schema()).validate(first)
     from rmclinic.app import build_services
     from rmclinic.domain.clock import SystemClock
@@ -94,7 +95,7 @@ def test_wrong_format_version_is_refused(services: Services) -> None:
     with pytest.raises(ImportRejected) as e:
         services.transfer.import_document(
             {
-                "format": {"name": "rmclinic-patients", "version": 2},
+                "format": {"name": "rmclinic-patients", "version": 3},
                 "exported_at": "2026-11-22T10:00:00Z",
                 "patients": [],
             }
@@ -110,3 +111,49 @@ def test_patients_already_present_are_refused(services: Services) -> None:
         services.transfer.import_document(doc)
     assert "$.patients[0].hospital_number" in {p.path for p in e.value.problems}
     assert services.patients.count() == 3
+
+
+def test_version_1_files_still_import(services: Services) -> None:
+    act_as(services, Role.ADMIN)
+    doc = {
+        "format": {"name": "rmclinic-patients", "version": 1},
+        "exported_at": "2026-11-22T10:00:00Z",
+        "patients": [
+            {"hospital_number": "OLD1", "family_name": "Old", "given_name": "Format", "date_of_birth": "1990-01-01"}
+        ],
+    }
+    assert services.transfer.import_document(doc) == 1
+
+
+def test_workup_in_an_import_is_checked_against_the_catalogue(services: Services) -> None:
+    act_as(services, Role.ADMIN)
+    patient = {
+        "hospital_number": "W1",
+        "family_name": "Work",
+        "given_name": "Up",
+        "date_of_birth": "1990-01-01",
+        "investigations": [
+            {
+                "investigation_id": "tsh",
+                "status": "resulted",
+                "sample_date": "2026-10-01",
+                "value": {"numeric": 52, "unit": "mIU/L"},
+            },
+            {"investigation_id": "no_such_test", "status": "requested"},
+            {"investigation_id": "la", "status": "requested", "value": {"text": "positive"}},
+        ],
+    }
+    doc = {
+        "format": {"name": "rmclinic-patients", "version": 2},
+        "exported_at": "2026-11-22T10:00:00Z",
+        "patients": [patient],
+    }
+    with pytest.raises(ImportRejected) as e:
+        services.transfer.import_document(doc)
+    paths = {p.path for p in e.value.problems}
+    assert paths == {
+        "$.patients[0].investigations[0].value.value",
+        "$.patients[0].investigations[1].investigation_id",
+        "$.patients[0].investigations[2].value",
+    }
+    assert services.patients.count() == 0

@@ -142,7 +142,7 @@ def test_stale_edit_is_refused_and_input_kept(qtbot: QtBot, svc: Services) -> No
 
 def test_search_as_you_type_then_open_by_keyboard(qtbot: QtBot, svc: Services) -> None:
     svc.demo.create(40, seed=3)
-    page = PatientsPage(svc.patients)
+    page = PatientsPage(svc.patients, svc.workup)
     qtbot.addWidget(page)
     show_active(qtbot, page)
     page.load()
@@ -161,7 +161,7 @@ def test_search_as_you_type_then_open_by_keyboard(qtbot: QtBot, svc: Services) -
 
 def test_down_arrow_moves_from_search_into_the_list(qtbot: QtBot, svc: Services) -> None:
     svc.demo.create(10, seed=3)
-    page = PatientsPage(svc.patients)
+    page = PatientsPage(svc.patients, svc.workup)
     qtbot.addWidget(page)
     show_active(qtbot, page)
     page.load()
@@ -201,7 +201,7 @@ def test_qt_calls_returning_none_many_times(svc: Services, qtbot: QtBot) -> None
 
 def test_adding_a_loss_updates_the_counts(qtbot: QtBot, svc: Services) -> None:
     rec = svc.patients.register(replace(AMIRA, pregnancies=(PreviousPregnancy(2024, Outcome.EARLY_MISCARRIAGE),)))
-    page = PatientsPage(svc.patients)
+    page = PatientsPage(svc.patients, svc.workup)
     qtbot.addWidget(page)
     page.open_patient(rec.id)
     assert "Does not meet" in page.view.summary.text()
@@ -223,7 +223,7 @@ def test_adding_a_loss_updates_the_counts(qtbot: QtBot, svc: Services) -> None:
 
 def test_risk_history_form_validates_and_saves(qtbot: QtBot, svc: Services) -> None:
     rec = svc.patients.register(AMIRA)
-    page = PatientsPage(svc.patients)
+    page = PatientsPage(svc.patients, svc.workup)
     qtbot.addWidget(page)
     page.open_patient(rec.id)
     v = page.view
@@ -298,7 +298,7 @@ def test_shortcuts_and_remembered_geometry(qtbot: QtBot, svc: Services) -> None:
 
 def test_unsaved_risk_history_is_not_lost_by_leaving(qtbot: QtBot, svc: Services) -> None:
     rec = svc.patients.register(AMIRA)
-    page = PatientsPage(svc.patients)
+    page = PatientsPage(svc.patients, svc.workup)
     qtbot.addWidget(page)
     page.open_patient(rec.id)
     page.view.weight_edit.setText("71")
@@ -443,3 +443,72 @@ def test_read_only_user_sees_no_edit_controls(qtbot: QtBot, svc: Services) -> No
     assert not window.patients.new_button.isEnabled()
     assert not window.patients.view.save_risk.isVisible() and not window.patients.view.add_preg.isVisible()
     assert window.patients.view.confirm_leave()
+
+
+# -- workup -----------------------------------------------------------------------------------------
+
+
+def test_workup_panel_request_and_keyboard_result_entry(qtbot: QtBot, svc: Services) -> None:
+    from rmclinic.ui.workup_tab import WorkupTab
+
+    rec = svc.patients.register(AMIRA)
+    tab = WorkupTab(svc.workup)
+    qtbot.addWidget(tab)
+    show_active(qtbot, tab)
+    tab.load(rec.id)
+    assert tab.completeness.text().startswith("Workup 0 of 6 complete — missing: Lupus anticoagulant")
+    tab.on_request_clicked()  # nothing selected: request every missing protocol item
+    texts = [tab.lists["thrombophilia"].item(i).text() for i in range(tab.lists["thrombophilia"].count())]
+    assert any(t.startswith("◔ Lupus anticoagulant") and "requested" in t for t in texts)
+    entry = tab.entry
+    # by keyboard: type part of the name, Enter, the value, Enter
+    type_into(qtbot, entry.investigation, "TSH")
+    qtbot.keyClick(entry.investigation, Qt.Key.Key_Return)
+    assert entry.value.isVisible() and entry.unit.currentText() == "mIU/L"
+    assert entry.value.hasFocus()
+    type_into(qtbot, entry.value, "52")
+    qtbot.keyClick(entry.value, Qt.Key.Key_Return)
+    assert "plausible range" in entry.errors["value"].text() and "0.01-50" in entry.errors["value"].text()
+    assert entry.value.text() == "52"  # kept for correction
+    entry.value.setText("5.2")
+    entry.lab_range.setText("0.4-4.0")
+    qtbot.keyClick(entry.value, Qt.Key.Key_Return)
+    assert entry.investigation.text() == "" and entry.investigation.hasFocus()  # ready for the next result
+    endocrine = [tab.lists["endocrine"].item(i).text() for i in range(tab.lists["endocrine"].count())]
+    assert any(t.startswith("⚠ TSH: 5.2 mIU/L (lab range 0.4-4) — abnormal") for t in endocrine), endocrine
+    assert tab.completeness.text().startswith("Workup 1 of 6 complete")
+    # a categorical result: the choice list replaces the value field
+    entry.choose(svc.workup.catalogue().get("uterine"))
+    assert entry.choice.isVisible() and not entry.value.isVisible()
+    entry.choice.setCurrentText("septate")
+    entry.on_save_clicked()
+    anatomical = tab.lists["anatomical"].item(0).text()
+    assert anatomical.startswith("⚠ Uterine assessment: septate (3D transvaginal ultrasound) — abnormal")
+
+
+def test_consultant_reviews_from_the_queue(qtbot: QtBot, svc: Services) -> None:
+    import datetime as _dt
+
+    from rmclinic.domain.workup import ResultValue
+    from rmclinic.ui.review_page import ReviewPage
+
+    rec = svc.patients.register(AMIRA)
+    svc.workup.record_result(rec.id, "acl_igg", ResultValue(numeric=55, unit="GPL U/mL"), _dt.date(2026, 11, 1))
+    svc.workup.record_result(rec.id, "la", ResultValue(text="negative"), _dt.date(2026, 11, 1))
+    window = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(window)
+    labels = [window.nav.item(i).text() for i in range(window.nav.count())]
+    window.nav.setCurrentRow(labels.index("Results to review"))
+    page: ReviewPage = window.review_page
+    assert page.table.rowCount() == 2
+    assert page.table.item(0, 2).text() == "Anticardiolipin IGG" and page.table.item(0, 4).text().startswith("⚠")
+    page.table.selectRow(1)
+    page.comment.setText("normal, no action")
+    page.on_sign_clicked()
+    assert page.table.rowCount() == 1 and page.status.text() == "1 results wait for review"
+    from conftest import act_as
+
+    act_as(svc, Role.NURSE)
+    nurse_window = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(nurse_window)
+    assert "Results to review" not in [nurse_window.nav.item(i).text() for i in range(nurse_window.nav.count())]

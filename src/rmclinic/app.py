@@ -35,11 +35,12 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
     clk = clock or SystemClock()
     session = SessionContext(workstation=socket.gethostname()[:100] or "unknown")
     settings = SettingsService(uow, clk, session)
+    workup = WorkupService(uow, clk, session)
     return Services(
         session=session,
         auth=AuthService(uow, clk, session),
         patients=PatientService(uow, clk, session),
-        transfer=TransferService(uow, clk, session),
+        transfer=TransferService(uow, clk, session, workup.catalogue),
         demo=DemoService(uow, clk, session),
         audit=AuditService(uow, clk, session),
         settings=settings,
@@ -52,7 +53,7 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
             upgrade=lambda: _upgrade_quietly(resolved),
             backup_keep=lambda: settings.get_int("backup_keep"),
         ),
-        workup=WorkupService(uow, clk, session),
+        workup=workup,
         backend=engine.dialect.name,
         database_label=describe(resolved),
         close=engine.dispose,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from .investigations import DOMAINS, Catalogue, Interpretation, Investigation
+from .investigations import DOMAINS, QUALITATIVE, Catalogue, Interpretation, Investigation
+from .typecheck import check_types
 
 
 class Status(StrEnum):
@@ -196,3 +197,38 @@ def completeness(catalogue: Catalogue, items: Sequence[WorkupItem]) -> Completen
     proto = catalogue.protocol.items
     missing = tuple(catalogue.get(i) for i in proto if i not in done_ids)
     return Completeness(len(proto) - len(missing), len(proto), missing)
+
+
+def result_problems(inv: Investigation, value: ResultValue) -> tuple[ResultValue, dict[str, str]]:
+    """Check a typed result against its investigation; returns the cleaned value and field problems."""
+    check_types(value, ResultValue)
+    problems: dict[str, str] = {}
+    v = replace(value, text=value.text.strip(), unit=value.unit.strip(), method=value.method.strip())
+    if inv.result_type == "numeric":
+        if v.numeric is None:
+            problems["value"] = f"Type the {inv.name} value."
+        elif v.unit not in inv.units:
+            problems["unit"] = f"{inv.name} is recorded in {', '.join(inv.units)}."
+        else:
+            p = inv.plausibility_problem(v.numeric, v.unit)
+            if p:
+                problems["value"] = p
+        if v.lab_low is not None and v.lab_high is not None and v.lab_low >= v.lab_high:
+            problems["lab_range"] = "The laboratory range's lower limit must be below its upper limit."
+        return replace(v, text="", findings=(), method=""), problems
+    if inv.result_type == "qualitative":
+        if v.text not in QUALITATIVE:
+            problems["value"] = "Choose positive, negative or equivocal."
+        return ResultValue(text=v.text), problems
+    if inv.result_type == "categorical":
+        if v.text not in inv.categories:
+            problems["value"] = f"Choose one of: {', '.join(inv.categories)}."
+        return ResultValue(text=v.text), problems
+    bad = [f for f in v.findings if f not in inv.categories]
+    if not v.findings or bad:
+        problems["value"] = f"Choose findings from: {', '.join(inv.categories)}."
+    elif "normal" in v.findings and len(v.findings) > 1:
+        problems["value"] = "'normal' cannot be combined with other findings."
+    if v.method not in inv.methods:
+        problems["method"] = f"Choose the method: {', '.join(inv.methods)}."
+    return ResultValue(findings=tuple(v.findings), method=v.method), problems

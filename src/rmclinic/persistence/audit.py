@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..domain.accounts import Actor
 from ..domain.audit import GENESIS_HASH, AuditEntry, AuditEvent, ChainReport, canonical_json, entry_hash, verify_chain
 from ..services.dto import AuditFilter
-from .models import AuditEventRec, AuditHeadRec
+from .models import AuditEventRec, AuditHeadRec, table_of
 
 _PG_AUDIT_LOCK = 0x726D6175  # "rmau": one appender at a time across workstations
 
@@ -74,7 +74,8 @@ class SqlAuditLog:
             }
             values["hash"] = prev = entry_hash(**values)
             rows.append(values)
-        self.s.execute(insert(AuditEventRec), rows)
+        # Core executemany on the table: one statement for the batch, not one per row (ORM bulk path)
+        self.s.execute(insert(table_of(AuditEventRec)), rows)
         if count == len(rows):
             self.s.add(AuditHeadRec(id=1, count=count, hash=prev))
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     false,
     func,
@@ -320,3 +321,8 @@ class WorkupHistoryRec(Base):
     entered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     item: Mapped[WorkupItemRec] = relationship(back_populates="history", lazy="raise")
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a record class: bulk inserts through it run as one executemany."""
+    return cast(Table, model.__table__)

@@ -25,6 +25,7 @@ from .models import (
     PatientRec,
     PreviousPregnancyRec,
     RiskHistoryRec,
+    table_of,
 )
 
 _SORT_COLUMNS: dict[str, tuple[Any, ...]] = {
@@ -355,7 +356,7 @@ class SqlPatientRepository:
         ):
             if rows:
                 with translate_errors():
-                    self.s.execute(insert(model), rows)
+                    self.s.execute(insert(table_of(model)), rows)  # Core executemany: one batch
         if self.s.get_bind().dialect.name == "postgresql":
             # Explicit ids bypass the sequence: move it past them.
             self.s.execute(select(func.setval(func.pg_get_serial_sequence("patient", "id"), func.max(PatientRec.id))))

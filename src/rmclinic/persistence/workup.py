@@ -15,7 +15,7 @@ from ..domain.investigations import Interpretation
 from ..domain.workup import HistoryEntry, ResultValue, Status, WorkupItem
 from ..services.dto import ReviewRow
 from .accounts import _aware
-from .models import PatientRec, WorkupHistoryRec, WorkupItemRec
+from .models import PatientRec, WorkupHistoryRec, WorkupItemRec, table_of
 
 
 def _value(r: WorkupItemRec) -> ResultValue | None:
@@ -59,6 +59,18 @@ def _item(r: WorkupItemRec, with_history: bool = True) -> WorkupItem:
     )
 
 
+def _history_rec(item_id: int, h: HistoryEntry) -> WorkupHistoryRec:
+    raw = asdict(h.value)
+    raw["findings"] = list(raw["findings"])
+    return WorkupHistoryRec(
+        item_id=item_id,
+        value=json.dumps(raw),
+        sample_date=h.sample_date,
+        entered_by=h.entered_by,
+        entered_at=h.entered_at,
+    )
+
+
 class SqlWorkupRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
@@ -81,10 +93,14 @@ class SqlWorkupRepository:
     def get(self, patient_id: int, item_id: int) -> WorkupItem:
         return _item(self._rec(patient_id, item_id))
 
-    def add(self, patient_id: int, investigation_id: str, values: dict[str, Any]) -> int:
+    def add(
+        self, patient_id: int, investigation_id: str, values: dict[str, Any], history: Sequence[HistoryEntry] = ()
+    ) -> int:
         r = WorkupItemRec(patient_id=patient_id, investigation_id=investigation_id, **values)
         self.s.add(r)
         self.s.flush()
+        for h in history:
+            self.s.add(_history_rec(r.id, h))
         return r.id
 
     def update(
@@ -118,7 +134,7 @@ class SqlWorkupRepository:
         from sqlalchemy import insert
 
         if rows:
-            self.s.execute(insert(WorkupItemRec), list(rows))
+            self.s.execute(insert(table_of(WorkupItemRec)), list(rows))
 
     def review_queue(self, offset: int, limit: int) -> tuple[list[ReviewRow], int]:
         """Resulted, unreviewed items across all patients: flagged ones first, then oldest sample first."""

@@ -19,6 +19,8 @@ from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGen
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
 from .auth import hash_password
 from .base import ServiceBase
+from .catalogue import merged_catalogue
+from .demo_workup import demo_workup
 from .ports import UnitOfWork
 
 GIVEN = [
@@ -428,6 +430,10 @@ class DemoService(ServiceBase):
             batch: list[PatientData] = []
             archived: list[bool] = []
             flags = random.Random(seed + 1)
+            self._workup_rng = random.Random(seed + 2)
+            self._catalogue = merged_catalogue()
+            self._day = day
+            self._index = 0
             for p in generate(n, seed, day):
                 batch.append(p)
                 archived.append(flags.random() < 0.01 and not p.hospital_number.startswith("RM00000"))
@@ -456,3 +462,12 @@ class DemoService(ServiceBase):
     def _add(self, uow: UnitOfWork, actor: Actor, batch: list[PatientData], archived: list[bool]) -> None:
         ids = uow.patients.add_many(batch, archived)
         self._audit(uow, actor, *(AuditEvent(Action.CREATE, "patient", str(pid), pid) for pid in ids))
+        now = self._clock.now()
+        rows = []
+        for pid, p in zip(ids, batch, strict=True):
+            for row in demo_workup(
+                self._catalogue, self._workup_rng, self._index, self._day, now, p.partner is not None
+            ):
+                rows.append({**row, "patient_id": pid})
+            self._index += 1
+        uow.workup.add_many(rows)

@@ -105,7 +105,9 @@ class WorkupRepository(Protocol):
 
     def get(self, patient_id: int, item_id: int) -> WorkupItem: ...
 
-    def add(self, patient_id: int, investigation_id: str, values: dict[str, Any]) -> int: ...
+    def add(
+        self, patient_id: int, investigation_id: str, values: dict[str, Any], history: Sequence[HistoryEntry] = ()
+    ) -> int: ...
 
     def update(
         self,

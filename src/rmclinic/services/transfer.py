@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import __version__
 from ..domain.accounts import Permission
 from ..domain.audit import Action, AuditEvent
+from ..domain.clock import Clock
 from ..domain.errors import DomainError, ValidationError
+from ..domain.investigations import Catalogue
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory, validate_patient
+from ..domain.workup import HistoryEntry, ResultValue, Status, WorkupItem, result_problems
 from ..paths import resource
 from .base import ServiceBase
+from .ports import UnitOfWorkFactory
+from .session import SessionContext
 
 FORMAT_NAME = "rmclinic-patients"
-FORMAT_VERSION = 1
-SCHEMA_FILE = ("schemas", "patients-export-v1.schema.json")
+FORMAT_VERSION = 2  # 2 adds the workup; version 1 files (no workup) are still read
+READABLE_VERSIONS = (1, 2)
 
 # Domain field names -> JSON names, so a problem is reported at the path the file uses.
 _JSON_NAMES = {"pregnancies": "previous_pregnancies", "risk": "risk_history"}
+
+
+class Parsed(NamedTuple):
+    data: PatientData
+    archived: bool
+    items: tuple[ImportedItem, ...]
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,8 @@ class ImportRejected(DomainError):
 
 
 @cache
-def load_schema() -> dict[str, Any]:
-    with resource(*SCHEMA_FILE).open(encoding="utf-8") as f:
+def load_schema(version: int = FORMAT_VERSION) -> dict[str, Any]:
+    with resource("schemas", f"patients-export-v{version}.schema.json").open(encoding="utf-8") as f:
         schema: dict[str, Any] = json.load(f)
     return schema
 
@@ -175,7 +187,131 @@ def _domain_field_path(index: int, field: str) -> str:
     return _json_path(parts)
 
 
+def _dt(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _value_json(v: ResultValue) -> dict[str, Any]:
+    return {
+        "numeric": v.numeric,
+        "unit": v.unit,
+        "text": v.text,
+        "findings": list(v.findings),
+        "method": v.method,
+        "lab_low": v.lab_low,
+        "lab_high": v.lab_high,
+    }
+
+
+def _value_from(obj: dict[str, Any]) -> ResultValue:
+    return ResultValue(
+        numeric=obj.get("numeric"),
+        unit=obj.get("unit", ""),
+        text=obj.get("text", ""),
+        findings=tuple(obj.get("findings", [])),
+        method=obj.get("method", ""),
+        lab_low=obj.get("lab_low"),
+        lab_high=obj.get("lab_high"),
+    )
+
+
+def item_to_json(i: WorkupItem) -> dict[str, Any]:
+    return {
+        "investigation_id": i.investigation_id,
+        "status": i.status.value,
+        "requested_on": _d(i.requested_on),
+        "requested_by": i.requested_by,
+        "sample_date": _d(i.sample_date),
+        "value": _value_json(i.value) if i.value else None,
+        "interpretation": i.interpretation.value if i.interpretation else None,
+        "entered_by": i.entered_by,
+        "entered_at": _dt(i.entered_at),
+        "reviewed_by": i.reviewed_by,
+        "reviewed_at": _dt(i.reviewed_at),
+        "review_comment": i.review_comment,
+        "history": [
+            {
+                "value": _value_json(h.value),
+                "sample_date": _d(h.sample_date),
+                "entered_by": h.entered_by,
+                "entered_at": _dt(h.entered_at),
+            }
+            for h in i.history
+        ],
+    }
+
+
+def _when(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+@dataclass(frozen=True)
+class ImportedItem:
+    investigation_id: str
+    values: dict[str, Any]
+    history: tuple[HistoryEntry, ...]
+
+
+def item_from_json(
+    obj: dict[str, Any], cat: Catalogue, path: list[Any]
+) -> tuple[ImportedItem | None, list[ImportProblem]]:
+    """Check one investigation of an import against the catalogue; problems carry their JSON path."""
+    problems: list[ImportProblem] = []
+    iid = obj["investigation_id"]
+    if iid not in cat.investigations:
+        return None, [ImportProblem(_json_path([*path, "investigation_id"]), f"unknown investigation {iid!r}")]
+    inv = cat.get(iid)
+    status = Status(obj["status"])
+    value = _value_from(obj["value"]) if obj.get("value") else None
+    sample = _date(obj.get("sample_date"))
+    if status in (Status.RESULTED, Status.REVIEWED):
+        if value is None or sample is None:
+            problems.append(ImportProblem(_json_path(path), "a resulted investigation needs its value and sample date"))
+        else:
+            value, found = result_problems(inv, value)
+            problems += [ImportProblem(_json_path([*path, "value", f]), m) for f, m in found.items()]
+    elif value is not None:
+        problems.append(
+            ImportProblem(_json_path([*path, "value"]), f"a {status.value} investigation has no result yet")
+        )
+    if problems:
+        return None, problems
+    history = []
+    for h in obj.get("history", []):
+        entered = _when(h["entered_at"])
+        if entered is None:
+            continue
+        history.append(HistoryEntry(_value_from(h["value"]), _date(h.get("sample_date")), h["entered_by"], entered))
+    columns: dict[str, Any] = {
+        "status": status.value,
+        "requested_on": _date(obj.get("requested_on")),
+        "requested_by": obj.get("requested_by", ""),
+        "sample_date": sample,
+        "value_numeric": value.numeric if value else None,
+        "value_unit": value.unit if value else "",
+        "value_text": value.text if value else "",
+        "value_findings": json.dumps(list(value.findings)) if value and value.findings else "",
+        "value_method": value.method if value else "",
+        "lab_low": value.lab_low if value else None,
+        "lab_high": value.lab_high if value else None,
+        "normalised": inv.normalise(value.numeric, value.unit) if value and value.numeric is not None else None,
+        "interpretation": obj.get("interpretation"),
+        "entered_by": obj.get("entered_by", ""),
+        "entered_at": _when(obj.get("entered_at")),
+        "reviewed_by": obj.get("reviewed_by", ""),
+        "reviewed_at": _when(obj.get("reviewed_at")),
+        "review_comment": obj.get("review_comment", ""),
+    }
+    return ImportedItem(iid, columns, tuple(history)), []
+
+
 class TransferService(ServiceBase):
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, clock: Clock, session: SessionContext, catalogue: Callable[[], Catalogue]
+    ) -> None:
+        super().__init__(uow_factory, clock, session)
+        self._catalogue = catalogue
+
     def export(self, hospital_numbers: list[str] | None = None) -> dict[str, Any]:
         """Complete records; every exported patient gets an audit entry."""
         from ..domain.identifiers import normalise_hospital_number
@@ -192,21 +328,30 @@ class TransferService(ServiceBase):
             else:
                 ids = uow.patients.all_ids()
             records = [uow.patients.get(pid) for pid in ids]
+            workups = {pid: uow.workup.for_patient(pid) for pid in ids}
             self._audit(uow, actor, *(AuditEvent(Action.EXPORT, "patient", str(pid), pid) for pid in ids))
             uow.commit()
         records.sort(key=lambda r: r.data.hospital_number)
+        patients = []
+        for r in records:
+            obj = patient_to_json(r.data, r.archived)
+            obj["investigations"] = [item_to_json(i) for i in workups[r.id]]
+            patients.append(obj)
         return {
             "format": {"name": FORMAT_NAME, "version": FORMAT_VERSION},
             "exported_at": self._clock.now().astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
             "generator": f"rmclinic {__version__}",
-            "patients": [patient_to_json(r.data, r.archived) for r in records],
+            "patients": patients,
         }
 
-    def validate(self, document: Any) -> tuple[list[tuple[PatientData, bool]], list[ImportProblem]]:
+    def validate(self, document: Any) -> tuple[list[Parsed], list[ImportProblem]]:
         """Check the whole document; returns the parsed patients and every problem found."""
         from jsonschema import Draft202012Validator, FormatChecker
 
-        validator = Draft202012Validator(load_schema(), format_checker=FormatChecker())
+        fmt = document.get("format") if isinstance(document, dict) else None
+        version = fmt.get("version") if isinstance(fmt, dict) else None
+        schema = load_schema(version if version in READABLE_VERSIONS else FORMAT_VERSION)
+        validator = Draft202012Validator(schema, format_checker=FormatChecker())
         problems = [
             ImportProblem(_json_path(list(e.absolute_path)), e.message)
             for e in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
@@ -214,7 +359,8 @@ class TransferService(ServiceBase):
         if problems:
             return [], problems
         today = self._clock.today()
-        parsed: list[tuple[PatientData, bool]] = []
+        cat = self._catalogue()
+        parsed: list[Parsed] = []
         seen: dict[str, int] = {}
         seen_nhs: dict[str, int] = {}
         for i, obj in enumerate(document["patients"]):
@@ -244,7 +390,13 @@ class TransferService(ServiceBase):
                         )
                     )
                 seen_nhs.setdefault(clean.nhs_number, i)
-            parsed.append((clean, archived))
+            items = []
+            for k, raw in enumerate(obj.get("investigations", [])):
+                item, found = item_from_json(raw, cat, ["patients", i, "investigations", k])
+                problems += found
+                if item is not None:
+                    items.append(item)
+            parsed.append(Parsed(clean, archived, tuple(items)))
         return parsed, problems
 
     def import_document(self, document: Any) -> int:
@@ -253,7 +405,7 @@ class TransferService(ServiceBase):
         parsed, problems = self.validate(document)
         if not problems:
             with self._uow() as uow:
-                for i, (data, _archived) in enumerate(parsed):
+                for i, (data, _archived, _items) in enumerate(parsed):
                     if uow.patients.id_for_hospital_number(data.hospital_number) is not None:
                         problems.append(
                             ImportProblem(
@@ -269,7 +421,10 @@ class TransferService(ServiceBase):
                             )
                         )
                 if not problems:
-                    ids = uow.patients.add_many([d for d, _ in parsed], [a for _, a in parsed])
+                    ids = uow.patients.add_many([p.data for p in parsed], [p.archived for p in parsed])
+                    for pid, p in zip(ids, parsed, strict=True):
+                        for item in p.items:
+                            uow.workup.add(pid, item.investigation_id, item.values, item.history)
                     self._audit(uow, actor, *(AuditEvent(Action.IMPORT, "patient", str(pid), pid) for pid in ids))
                     uow.commit()
                     return len(parsed)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..domain.accounts import Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.errors import ValidationError
-from ..domain.investigations import QUALITATIVE, Catalogue, Investigation
-from ..domain.typecheck import check_types, text_problem
+from ..domain.investigations import Catalogue, Investigation
+from ..domain.typecheck import text_problem
 from ..domain.workup import (
     Completeness,
     HistoryEntry,
@@ -22,6 +22,7 @@ from ..domain.workup import (
     build_panel,
     can_move,
     completeness,
+    result_problems,
 )
 from .base import ServiceBase
 from .catalogue import merged_catalogue
@@ -124,41 +125,10 @@ class WorkupService(ServiceBase):
 
     def validate_value(self, inv: Investigation, value: ResultValue) -> ResultValue:
         """Field-level problems for a typed result; returns the cleaned value."""
-        check_types(value, ResultValue)
-        problems: dict[str, str] = {}
-        v = replace(value, text=value.text.strip(), unit=value.unit.strip(), method=value.method.strip())
-        if inv.result_type == "numeric":
-            if v.numeric is None:
-                problems["value"] = f"Type the {inv.name} value."
-            elif v.unit not in inv.units:
-                problems["unit"] = f"{inv.name} is recorded in {', '.join(inv.units)}."
-            else:
-                p = inv.plausibility_problem(v.numeric, v.unit)
-                if p:
-                    problems["value"] = p
-            if v.lab_low is not None and v.lab_high is not None and v.lab_low >= v.lab_high:
-                problems["lab_range"] = "The laboratory range's lower limit must be below its upper limit."
-            v = replace(v, text="", findings=(), method="")
-        elif inv.result_type == "qualitative":
-            if v.text not in QUALITATIVE:
-                problems["value"] = "Choose positive, negative or equivocal."
-            v = ResultValue(text=v.text)
-        elif inv.result_type == "categorical":
-            if v.text not in inv.categories:
-                problems["value"] = f"Choose one of: {', '.join(inv.categories)}."
-            v = ResultValue(text=v.text)
-        else:  # uterine
-            bad = [f for f in v.findings if f not in inv.categories]
-            if not v.findings or bad:
-                problems["value"] = f"Choose findings from: {', '.join(inv.categories)}."
-            elif "normal" in v.findings and len(v.findings) > 1:
-                problems["value"] = "'normal' cannot be combined with other findings."
-            if v.method not in inv.methods:
-                problems["method"] = f"Choose the method: {', '.join(inv.methods)}."
-            v = ResultValue(findings=tuple(v.findings), method=v.method)
+        clean, problems = result_problems(inv, value)
         if problems:
             raise ValidationError.from_dict(problems)
-        return v
+        return clean
 
     def record_result(
         self,

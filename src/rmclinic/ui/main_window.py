@@ -35,6 +35,7 @@ from .common import tr
 from .lock import IdleWatcher, LockCover, cover_all
 from .login import LoginDialog
 from .patients_page import PatientsPage
+from .review_page import ReviewPage
 
 
 def _placeholder(title: str, text: str) -> QWidget:
@@ -65,7 +66,9 @@ class MainWindow(QMainWindow):
         self.nav.setMaximumWidth(200)
         self.nav.setStyleSheet("QListWidget::item { padding: 6px 10px; }")
         self.pages = QStackedWidget()
-        self.patients = PatientsPage(services.patients)
+        self.patients = PatientsPage(services.patients, services.workup)
+        self.review_page = ReviewPage(services.workup)
+        self.review_page.open_patient_requested.connect(self.open_patient)
         self.users_page = UsersPage(services)
         self.audit_page = AuditPage(services)
         self.settings_page = SettingsPage(services)
@@ -110,6 +113,10 @@ class MainWindow(QMainWindow):
                 ),
             ),
             ("patients", tr("Patients"), self.patients),
+        ]
+        if actor is not None and actor.can(Permission.REVIEW_RESULTS):
+            entries.append(("review", tr("Results to review"), self.review_page))
+        entries += [
             (
                 "evidence",
                 tr("Evidence library"),
@@ -196,12 +203,18 @@ class MainWindow(QMainWindow):
             return
         self.pages.setCurrentIndex(row)
         key = self._page_keys[row]
-        if key == "users":
+        if key == "review":
+            self.review_page.load()
+        elif key == "users":
             self.users_page.load()
         elif key == "audit":
             self.audit_page.load()
         elif key == "settings" and self.pages.currentWidget() is self.settings_page:
             self.settings_page.load()
+
+    def open_patient(self, patient_id: int) -> None:
+        self.nav.setCurrentRow(self._page_keys.index("patients"))
+        self.patients.open_patient(patient_id)
 
     def on_find(self) -> None:
         self.nav.setCurrentRow(self._page_keys.index("patients"))

@@ -33,9 +33,11 @@ from ..domain.patient import EXCISION_KINDS, SMOKING_VALUES, CervicalExcision, R
 from ..domain.search import parse_date_dmy
 from ..services.dto import PatientRecord
 from ..services.patients import PatientService
+from ..services.workup import WorkupService
 from .common import ErrorLabel, add_field, format_date, parse_optional_float, tr
 from .patient_dialog import PatientDialog
 from .pregnancy_dialog import PregnancyDialog
+from .workup_tab import WorkupTab
 
 
 def _yes(flag: bool) -> str:
@@ -48,9 +50,10 @@ class PatientView(QWidget):
     patient_saved = Signal(int)
     close_requested = Signal()
 
-    def __init__(self, service: PatientService, parent: Any = None) -> None:
+    def __init__(self, service: PatientService, workup: WorkupService, parent: Any = None) -> None:
         super().__init__(parent)
         self._service = service
+        self.workup = WorkupTab(workup)
         self.record: PatientRecord | None = None
 
         outer = QVBoxLayout(self)
@@ -80,6 +83,7 @@ class PatientView(QWidget):
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._history_tab(), tr("&Obstetric history"))
+        self.tabs.addTab(self.workup, tr("&Workup"))
         self.tabs.addTab(self._risk_tab(), tr("&Risk history"))
         self.tabs.addTab(self._details_tab(), tr("&Details"))
         outer.addWidget(self.tabs, 1)
@@ -197,6 +201,7 @@ class PatientView(QWidget):
 
     def show_patient(self, patient_id: int) -> None:
         self.set_record(self._service.get(patient_id))
+        self.workup.load(patient_id)
 
     def set_record(self, record: PatientRecord) -> None:
         self.record = record
@@ -297,6 +302,7 @@ class PatientView(QWidget):
         """Read-only users see the record but no edit controls (the services refuse anyway)."""
         for w in (self.add_preg, self.edit_preg, self.remove_preg, self.save_risk, self.edit_details, self.archive):
             w.setVisible(allowed)
+        self.workup.set_can_edit(allowed)
         self._can_edit = allowed
 
     def discard_unsaved(self) -> None:
