@@ -278,6 +278,13 @@ def test_every_control_has_an_accessible_name(qtbot: QtBot, svc: Services) -> No
         assert unnamed == [], f"{type(root).__name__}: {unnamed}"
 
 
+def test_window_opens_on_the_patient_list(qtbot: QtBot, svc: Services) -> None:
+    window = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(window)
+    assert window.nav.currentItem().text() == "Patients"
+    assert window.pages.currentWidget() is window.patients
+
+
 def test_shortcuts_and_remembered_geometry(qtbot: QtBot, svc: Services) -> None:
     QSettings().remove("main_window/geometry")
     window = MainWindow(svc)
@@ -501,7 +508,7 @@ def test_consultant_reviews_from_the_queue(qtbot: QtBot, svc: Services) -> None:
     window.nav.setCurrentRow(labels.index("Results to review"))
     page: ReviewPage = window.review_page
     assert page.table.rowCount() == 2
-    assert page.table.item(0, 2).text() == "Anticardiolipin IGG" and page.table.item(0, 4).text().startswith("⚠")
+    assert page.table.item(0, 2).text() == "Anticardiolipin IgG" and page.table.item(0, 4).text().startswith("⚠")
     page.table.selectRow(1)
     page.comment.setText("normal, no action")
     page.on_sign_clicked()

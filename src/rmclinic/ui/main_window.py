@@ -154,6 +154,9 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(widget)
             self._page_keys.append(key)
         self.nav.setCurrentRow(self._page_keys.index("patients"))
+        # setCurrentRow emits nothing when the row does not change (or before the signal is connected):
+        # keep the page in step explicitly.
+        self.pages.setCurrentIndex(self.nav.currentRow())
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -214,14 +217,23 @@ class MainWindow(QMainWindow):
 
     def open_patient(self, patient_id: int) -> None:
         self.nav.setCurrentRow(self._page_keys.index("patients"))
+        # setCurrentRow emits nothing when the row does not change (or before the signal is connected):
+        # keep the page in step explicitly.
+        self.pages.setCurrentIndex(self.nav.currentRow())
         self.patients.open_patient(patient_id)
 
     def on_find(self) -> None:
         self.nav.setCurrentRow(self._page_keys.index("patients"))
+        # setCurrentRow emits nothing when the row does not change (or before the signal is connected):
+        # keep the page in step explicitly.
+        self.pages.setCurrentIndex(self.nav.currentRow())
         self.patients.focus_search()
 
     def on_new_patient(self) -> None:
         self.nav.setCurrentRow(self._page_keys.index("patients"))
+        # setCurrentRow emits nothing when the row does not change (or before the signal is connected):
+        # keep the page in step explicitly.
+        self.pages.setCurrentIndex(self.nav.currentRow())
         if self.patients.new_button.isEnabled():
             self.patients.on_new_patient_clicked()
 

@@ -51,7 +51,8 @@ def describe_entry(e: PanelEntry) -> str:
     value = latest.value.describe() if latest and latest.value else ""
     interp = e.interpretation.value if e.interpretation else ""
     flag = "⚠ " if e.interpretation and e.interpretation.flagged else "✓ "
-    text = f"{flag}{name}: {value} — {tr(interp)}" if interp else f"{name}: {value}"
+    same = interp and value.strip().lower() == interp  # "negative — negative" says it once
+    text = f"{flag}{name}: {value}" + (f" — {tr(interp)}" if interp and not same else "")
     if e.state is PanelState.REPEAT_DUE:
         note = tr("repeat taken too early; ") if e.repeat.state is RepeatState.TOO_EARLY else ""
         text += f"  ⟳ {note}{tr('repeat due from')} {format_date(e.repeat.due_on)}"
@@ -162,8 +163,10 @@ class ResultEntry(QGroupBox):
             ("choice", self.choice, kind in ("qualitative", "categorical", "uterine")),
             ("method", self.method, kind == "uterine"),
         ):
-            widget.setVisible(visible)
             holder = widget.parentWidget()
+            if holder is not None:
+                holder.setVisible(visible)  # the row's holder, so a hidden row leaves no gap
+            widget.setVisible(visible)
             label = self.form.labelForField(holder) if holder is not None else None
             if label is not None:
                 label.setVisible(visible)
