@@ -122,3 +122,27 @@ def test_workup_actions_are_audited(services: Services) -> None:
     workup = [e for e in entries if e.entity == "workup_item"]
     assert [e.action for e in workup] == ["create", "update"]
     assert "septate" in workup[1].details
+
+
+def test_clinic_adds_an_investigation_and_its_protocol_in_settings(services: Services) -> None:
+    import json
+
+    act_as(services, Role.ADMIN)
+    homocysteine = {"id": "homocysteine", "name": "Homocysteine", "domain": "thrombophilia", "applies_to": "woman",
+                    "result_type": "numeric", "unit": "µmol/L", "units": {"µmol/L": [1, 0]},
+                    "threshold": {"text": "Laboratory reference range", "citation": None},
+                    "plausible": [1, 200], "plausible_citation": "LOCAL", "routine": "not_routine"}
+    with pytest.raises(ValidationError, match="unknown investigation"):
+        services.settings.set("workup_protocol", "la, homocysteine")
+    uncited = dict(homocysteine, threshold={"text": "x", "upper": 15, "citation": None})
+    with pytest.raises(ValidationError, match="needs a citation"):
+        services.settings.set("catalogue_additions", json.dumps([uncited]))
+    services.settings.set("catalogue_additions", json.dumps([homocysteine]))
+    services.settings.set("workup_protocol", "la, homocysteine")
+    act_as(services, Role.NURSE)
+    pid = services.patients.register(AMIRA).id
+    view = services.workup.record_result(pid, "homocysteine", ResultValue(numeric=9, unit="µmol/L"), DAY)
+    assert view.completeness.total == 2 and view.completeness.done == 1
+    act_as(services, Role.ADMIN)
+    with pytest.raises(ValidationError, match="unknown investigation"):  # still named by the protocol
+        services.settings.set("catalogue_additions", "")

@@ -53,9 +53,9 @@ def check_additions(value: str) -> str | None:
     return None
 
 
-def check_protocol(value: str) -> str | None:
+def check_protocol(value: str, additions: str = "") -> str | None:
     try:
-        merged_catalogue("", value)
+        merged_catalogue(additions, value)
     except CatalogueError as e:
         return str(e)
     return None

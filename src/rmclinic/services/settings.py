@@ -77,7 +77,14 @@ class SettingsService(ServiceBase):
         spec = SPECS.get(key)
         if spec is None or not spec.user_editable:
             raise ValidationError.single(key, "This setting cannot be changed here.")
-        problem = spec.check(value) if isinstance(value, str) else "Must be text."
+        if not isinstance(value, str):
+            problem: str | None = "Must be text."
+        elif key == "workup_protocol":  # may name the clinic's own investigations
+            problem = check_protocol(value, self.get("catalogue_additions"))
+        elif key == "catalogue_additions":  # must still hold every investigation the protocol names
+            problem = check_additions(value) or check_protocol(self.get("workup_protocol"), value)
+        else:
+            problem = spec.check(value)
         if problem:
             raise ValidationError.single(key, problem)
         self._store(key, value.strip(), actor)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -281,12 +282,15 @@ class SettingsPage(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel("<h2>" + tr("Settings") + "</h2>"))
         form = QFormLayout()
-        self.fields: dict[str, QLineEdit] = {}
+        self.fields: dict[str, QLineEdit | QPlainTextEdit] = {}
         self.errors: dict[str, ErrorLabel] = {}
         for key, spec in SPECS.items():
             if not spec.user_editable:
                 continue
-            w = QLineEdit()
+            w: QLineEdit | QPlainTextEdit = QPlainTextEdit() if key == "catalogue_additions" else QLineEdit()
+            if isinstance(w, QPlainTextEdit):
+                w.setTabChangesFocus(True)
+                w.setFixedHeight(120)
             self.errors[key] = add_field(form, tr(spec.label), w, self)
             self.fields[key] = w
         lay.addLayout(form)
@@ -301,14 +305,17 @@ class SettingsPage(QWidget):
     def load(self) -> None:
         values = self.s.settings.all()
         for key, w in self.fields.items():
-            w.setText(values[key])
+            if isinstance(w, QPlainTextEdit):
+                w.setPlainText(values[key])
+            else:
+                w.setText(values[key])
             self.errors[key].show_problem(None)
 
     def on_save_clicked(self) -> None:
         for key, w in self.fields.items():
             self.errors[key].show_problem(None)
             try:
-                self.s.settings.set(key, w.text())
+                self.s.settings.set(key, w.toPlainText() if isinstance(w, QPlainTextEdit) else w.text())
             except DomainError as e:
                 self.errors[key].show_problem(str(e).split(": ", 1)[-1])
         if not any(e.text() for e in self.errors.values()):
