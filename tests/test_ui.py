@@ -519,3 +519,29 @@ def test_consultant_reviews_from_the_queue(qtbot: QtBot, svc: Services) -> None:
     nurse_window = MainWindow(svc, remember_geometry=False)
     qtbot.addWidget(nurse_window)
     assert "Results to review" not in [nurse_window.nav.item(i).text() for i in range(nurse_window.nav.count())]
+
+
+def test_sample_taken_and_correction_from_the_workup_tab(qtbot: QtBot, svc: Services) -> None:
+    from rmclinic.domain.workup import Status
+    from rmclinic.ui.workup_tab import WorkupTab
+
+    rec = svc.patients.register(AMIRA)
+    tab = WorkupTab(svc.workup)
+    qtbot.addWidget(tab)
+    tab.load(rec.id)
+    tab.on_request_clicked()
+    lst = tab.lists["endocrine"]
+    lst.item(0).setSelected(True)  # TSH, requested
+    tab.on_sample_clicked()
+    assert lst.item(0).text().startswith("◑ TSH: sample taken")
+    entry = tab.entry
+    entry.choose(svc.workup.catalogue().get("tsh"))
+    entry.value.setText("2.1")
+    entry.on_save_clicked()
+    entry.choose(svc.workup.catalogue().get("tsh"))
+    entry.value.setText("2.4")
+    entry.correction.setChecked(True)
+    entry.on_save_clicked()
+    tsh = [i for i in svc.workup.view(rec.id).items if i.investigation_id == "tsh"]
+    assert len(tsh) == 1 and tsh[0].status is Status.RESULTED
+    assert tsh[0].value.numeric == 2.4 and [h.value.numeric for h in tsh[0].history] == [2.1]  # type: ignore[union-attr]

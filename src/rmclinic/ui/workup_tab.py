@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QCompleter,
     QFormLayout,
@@ -95,6 +96,9 @@ class ResultEntry(QGroupBox):
             "method": add_field(form, tr("&Method"), self.method, self),
             "sample_date": add_field(form, tr("Sample &date"), self.date, self),
         }
+        self.correction = QCheckBox(tr("&Correct the latest result (the earlier value is kept in its history)"))
+        self.correction.setAccessibleName(self.correction.text().replace("&", ""))
+        form.addRow("", self.correction)
         self.save = QPushButton(tr("&Save result"))
         form.addRow("", self.save)
         self.banner = ErrorLabel(self)
@@ -185,13 +189,14 @@ class ResultEntry(QGroupBox):
         if not self.date.text():
             self.date.set_date(dt.date.today())
 
-    def _open_item(self, inv: Investigation) -> WorkupItem | None:
-        """A requested or pending item of this investigation takes the result."""
-        open_items = [
-            i
-            for i in self._items
-            if i.investigation_id == inv.id and i.status in (Status.REQUESTED, Status.SAMPLE_TAKEN)
-        ]
+    def _target_item(self, inv: Investigation) -> WorkupItem | None:
+        """Which item takes the result: the latest entered one when correcting; otherwise a requested or
+        pending one; otherwise none (a new result, such as a repeat)."""
+        mine = [i for i in self._items if i.investigation_id == inv.id]
+        if self.correction.isChecked():
+            done = [i for i in mine if i.has_result]
+            return done[-1] if done else None
+        open_items = [i for i in mine if i.status in (Status.REQUESTED, Status.SAMPLE_TAKEN)]
         return open_items[-1] if open_items else None
 
     def collect(self) -> tuple[ResultValue | None, dict[str, str]]:
@@ -232,7 +237,10 @@ class ResultEntry(QGroupBox):
             for k, m in problems.items():
                 self.errors.get(k, self.banner).show_problem(m)
             return
-        target = self._open_item(self._current)
+        target = self._target_item(self._current)
+        if self.correction.isChecked() and target is None:
+            self.banner.show_problem(tr("There is no entered result of this investigation to correct."))
+            return
         try:
             view = self._service.record_result(
                 self.patient_id,
@@ -251,6 +259,7 @@ class ResultEntry(QGroupBox):
             self.banner.show_problem(str(e))
             return
         self._items = view.items
+        self.correction.setChecked(False)
         self.value.clear()
         self.lab_range.clear()
         self.investigation.clear()
@@ -292,6 +301,10 @@ class WorkupTab(QWidget):
         self.request_button.setToolTip(tr("Requests the selected investigations, or every missing protocol item"))
         self.request_button.clicked.connect(self.on_request_clicked)
         row.addWidget(self.request_button)
+        self.sample_button = QPushButton(tr("Sample &taken for selected"))
+        self.sample_button.setToolTip(tr("Marks the selected requested investigations as sampled today"))
+        self.sample_button.clicked.connect(self.on_sample_clicked)
+        row.addWidget(self.sample_button)
         row.addStretch(1)
         outer.addLayout(row)
         self.banner = ErrorLabel(self)
@@ -303,6 +316,7 @@ class WorkupTab(QWidget):
     def set_can_edit(self, allowed: bool) -> None:
         self.entry.setVisible(allowed)
         self.request_button.setVisible(allowed)
+        self.sample_button.setVisible(allowed)
 
     def load(self, patient_id: int) -> None:
         self.patient_id = patient_id
@@ -344,6 +358,22 @@ class WorkupTab(QWidget):
         iid = item.data(Qt.ItemDataRole.UserRole)
         self.entry.choose(self._service.catalogue().get(iid))
         self.entry.value.setFocus()
+
+    def on_sample_clicked(self) -> None:
+        if self.patient_id is None or self.view is None:
+            return
+        chosen = {i.data(Qt.ItemDataRole.UserRole) for lst in self.lists.values() for i in lst.selectedItems()}
+        targets = [i for i in self.view.items if i.investigation_id in chosen and i.status is Status.REQUESTED]
+        if not targets:
+            self.banner.show_problem(tr("Select requested investigations first."))
+            return
+        self.banner.show_problem(None)
+        try:
+            for item in targets:
+                view = self._service.record_sample(self.patient_id, item.id, item.version, dt.date.today())
+            self._show(view)
+        except DomainError as e:
+            self.banner.show_problem(str(e))
 
     def on_request_clicked(self) -> None:
         if self.patient_id is None or self.view is None:
