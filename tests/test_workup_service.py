@@ -128,10 +128,19 @@ def test_clinic_adds_an_investigation_and_its_protocol_in_settings(services: Ser
     import json
 
     act_as(services, Role.ADMIN)
-    homocysteine = {"id": "homocysteine", "name": "Homocysteine", "domain": "thrombophilia", "applies_to": "woman",
-                    "result_type": "numeric", "unit": "µmol/L", "units": {"µmol/L": [1, 0]},
-                    "threshold": {"text": "Laboratory reference range", "citation": None},
-                    "plausible": [1, 200], "plausible_citation": "LOCAL", "routine": "not_routine"}
+    homocysteine = {
+        "id": "homocysteine",
+        "name": "Homocysteine",
+        "domain": "thrombophilia",
+        "applies_to": "woman",
+        "result_type": "numeric",
+        "unit": "µmol/L",
+        "units": {"µmol/L": [1, 0]},
+        "threshold": {"text": "Laboratory reference range", "citation": None},
+        "plausible": [1, 200],
+        "plausible_citation": "LOCAL",
+        "routine": "not_routine",
+    }
     with pytest.raises(ValidationError, match="unknown investigation"):
         services.settings.set("workup_protocol", "la, homocysteine")
     uncited = dict(homocysteine, threshold={"text": "x", "upper": 15, "citation": None})
