@@ -232,3 +232,20 @@ def result_problems(inv: Investigation, value: ResultValue) -> tuple[ResultValue
     if v.method not in inv.methods:
         problems["method"] = f"Choose the method: {', '.join(inv.methods)}."
     return ResultValue(findings=tuple(v.findings), method=v.method), problems
+
+
+def assess(inv: Investigation, value: ResultValue) -> tuple[float | None, Interpretation]:
+    """The value in the catalogue's unit and its interpretation (a typed laboratory range is converted too)."""
+
+    def canonical(x: float | None) -> float | None:
+        return inv.normalise(x, value.unit) if x is not None else None
+
+    normalised = canonical(value.numeric)
+    interpretation = inv.interpret(
+        numeric=normalised,
+        text=value.text,
+        findings=value.findings,
+        lab_low=canonical(value.lab_low),
+        lab_high=canonical(value.lab_high),
+    )
+    return normalised, interpretation

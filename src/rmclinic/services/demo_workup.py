@@ -4,12 +4,12 @@ right and at the wrong interval, requested and pending items. Values are illustr
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 from typing import Any
 
 from ..domain.investigations import Catalogue, Investigation
-from ..domain.workup import ResultValue
+from ..domain.workup import ResultValue, assess
+from .workup import value_columns
 
 REVIEWER = "consultant"
 ENTERER = "nurse"
@@ -30,13 +30,7 @@ def _row(
         "requested_on": requested,
         "requested_by": ENTERER,
         "sample_date": sample,
-        "value_numeric": None,
-        "value_unit": "",
-        "value_text": "",
-        "value_findings": "",
-        "value_method": "",
-        "lab_low": None,
-        "lab_high": None,
+        **value_columns(None),
         "normalised": None,
         "interpretation": None,
         "entered_by": "",
@@ -49,22 +43,12 @@ def _row(
         "version": 1,
     }
     if value is not None and sample is not None:
-        normalised = inv.normalise(value.numeric, value.unit) if value.numeric is not None else None
-        low = inv.normalise(value.lab_low, value.unit) if value.lab_low is not None else None
-        high = inv.normalise(value.lab_high, value.unit) if value.lab_high is not None else None
+        normalised, interpretation = assess(inv, value)
         entered = dt.datetime.combine(sample + dt.timedelta(days=3), dt.time(12), tzinfo=dt.UTC)
         row.update(
-            value_numeric=value.numeric,
-            value_unit=value.unit,
-            value_text=value.text,
-            value_findings=json.dumps(list(value.findings)) if value.findings else "",
-            value_method=value.method,
-            lab_low=value.lab_low,
-            lab_high=value.lab_high,
+            **value_columns(value),
             normalised=normalised,
-            interpretation=inv.interpret(
-                numeric=normalised, text=value.text, findings=value.findings, lab_low=low, lab_high=high
-            ).value,
+            interpretation=interpretation.value,
             entered_by=ENTERER,
             entered_at=entered,
         )

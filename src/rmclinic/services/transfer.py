@@ -22,6 +22,7 @@ from ..paths import resource
 from .base import ServiceBase
 from .ports import UnitOfWorkFactory
 from .session import SessionContext
+from .workup import value_columns
 
 FORMAT_NAME = "rmclinic-patients"
 FORMAT_VERSION = 2  # 2 adds the workup; version 1 files (no workup) are still read
@@ -287,13 +288,7 @@ def item_from_json(
         "requested_on": _date(obj.get("requested_on")),
         "requested_by": obj.get("requested_by", ""),
         "sample_date": sample,
-        "value_numeric": value.numeric if value else None,
-        "value_unit": value.unit if value else "",
-        "value_text": value.text if value else "",
-        "value_findings": json.dumps(list(value.findings)) if value and value.findings else "",
-        "value_method": value.method if value else "",
-        "lab_low": value.lab_low if value else None,
-        "lab_high": value.lab_high if value else None,
+        **value_columns(value),
         "normalised": inv.normalise(value.numeric, value.unit) if value and value.numeric is not None else None,
         "interpretation": obj.get("interpretation"),
         "entered_by": obj.get("entered_by", ""),

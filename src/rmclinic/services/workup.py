@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from ..domain.workup import (
     ResultValue,
     Status,
     WorkupItem,
+    assess,
     build_panel,
     can_move,
     completeness,
@@ -148,15 +150,10 @@ class WorkupService(ServiceBase):
         inv = cat.get(investigation_id)
         clean = self.validate_value(inv, value)
         self._check_date(sample_date, "sample_date")
-        normalised = inv.normalise(clean.numeric, clean.unit) if clean.numeric is not None else None
-        lab_low = inv.normalise(clean.lab_low, clean.unit) if clean.lab_low is not None else None
-        lab_high = inv.normalise(clean.lab_high, clean.unit) if clean.lab_high is not None else None
-        interpretation = inv.interpret(
-            numeric=normalised, text=clean.text, findings=clean.findings, lab_low=lab_low, lab_high=lab_high
-        )
+        normalised, interpretation = assess(inv, clean)
         now = self._clock.now()
         values: dict[str, Any] = {
-            **_value_columns(clean),
+            **value_columns(clean),
             "status": Status.RESULTED.value,
             "sample_date": sample_date,
             "normalised": normalised,
@@ -258,9 +255,9 @@ class WorkupService(ServiceBase):
             raise ValidationError.single(field, "The date cannot be in the future.")
 
 
-def _value_columns(v: ResultValue) -> dict[str, Any]:
-    import json
-
+def value_columns(v: ResultValue | None) -> dict[str, Any]:
+    """A result as stored in the workup_item row (all empty when there is no result yet)."""
+    v = v or ResultValue()
     return {
         "value_numeric": v.numeric,
         "value_unit": v.unit,
