@@ -6,7 +6,6 @@ laboratory's own range, typed with the result. Plausible ranges are typing-error
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -270,7 +269,3 @@ def parse_catalogue(doc: Mapping[str, Any]) -> Catalogue:
         cited(c, "protocol")
     protocol = Protocol(tuple(proto["items"]), tuple(proto.get("citations", [])), proto.get("note", ""))
     return Catalogue(seen, sources, protocol)
-
-
-def days_between(a: dt.date, b: dt.date) -> int:
-    return (b - a).days

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ..domain.accounts import Actor, Permission, Role
 from ..domain.errors import DomainError
@@ -28,7 +28,6 @@ class SessionContext:
     actor: Actor | None = None
     locked: bool = False
     emergency_until: dt.datetime | None = None
-    _listeners: list[object] = field(default_factory=list)
 
     def current(self, now: dt.datetime | None = None) -> Actor:
         if self.actor is None:
