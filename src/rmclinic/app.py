@@ -17,9 +17,11 @@ from .services.backup import BackupService
 from .services.container import Services
 from .services.demo import DemoService
 from .services.patients import PatientService
+from .services.pregnancy import PregnancyService
 from .services.session import SessionContext
 from .services.settings import SettingsService
 from .services.transfer import TransferService
+from .services.worklist import WorklistService
 from .services.workup import WorkupService
 
 log = logging.getLogger("rmclinic.app")
@@ -54,6 +56,8 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
             backup_keep=lambda: settings.get_int("backup_keep"),
         ),
         workup=workup,
+        pregnancy=PregnancyService(uow, clk, session),
+        worklist=WorklistService(uow, clk, session),
         backend=engine.dialect.name,
         database_label=describe(resolved),
         close=engine.dispose,

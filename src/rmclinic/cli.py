@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--patient", action="append", metavar="HOSPNO", help="only this patient (repeatable)")
     ex.add_argument("-o", "--output", required=True, metavar="FILE.json")
 
+    wl = sub.add_parser("worklist", help="what is due: follow-ups, taper steps, stops, milestones, reviews")
+    wl.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="first day (default: today)")
+    wl.add_argument("--days", type=int, default=1, metavar="N", help="number of days from the date (default 1)")
+    wl.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
+
     im = sub.add_parser("import", help="import patient records from an export file (all or nothing)")
     im.add_argument("file", metavar="FILE.json")
 
@@ -263,6 +268,18 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worklist(args: argparse.Namespace) -> int:
+    with _LoggedIn(args) as svc:
+        items = svc.worklist.items(args.date, args.days)
+    if args.json:
+        print(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=2))
+        return 0
+    for i in items:
+        print(f"{i.due_date.isoformat()}  {i.gestation or '':>5}  {i.hospital_number:<12} {i.type:<21} {i.description}")
+    print(f"{len(items)} items")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     with _LoggedIn(args) as svc:
         if args.audit_command == "verify":
@@ -404,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_export(args)
         if args.command == "import":
             return cmd_import(args)
+        if args.command == "worklist":
+            return cmd_worklist(args)
         if args.command == "users":
             return cmd_users(args)
         if args.command == "audit":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 from .dating import date_at, gestation_days_on
@@ -149,12 +149,19 @@ def result_problems(f: FollowUp, today: dt.date) -> dict[str, str]:
     return out
 
 
+def due_date_problem(due: dt.date, today: dt.date) -> str | None:
+    if due < today - dt.timedelta(days=366) or due > today + dt.timedelta(days=2 * 366):
+        return "The due date must be within a year before and two years after today."
+    return None
+
+
 def schedule_problems(f: FollowUp, today: dt.date) -> dict[str, str]:
     out: dict[str, str] = {}
     if not 0 <= f.window_days <= 28:
         out["window_days"] = "The window must be 0 to 28 days."
-    if f.due_date < today - dt.timedelta(days=366) or f.due_date > today + dt.timedelta(days=2 * 366):
-        out["due_date"] = "The due date must be within a year before and two years after today."
+    problem = due_date_problem(f.due_date, today)
+    if problem:
+        out["due_date"] = problem
     if len(f.title) > 80:
         out["title"] = "The description is limited to 80 characters."
     return out
@@ -286,7 +293,3 @@ def gestation_label(edd: dt.date | None, day: dt.date) -> str | None:
         return None
     days = gestation_days_on(edd, day)
     return str(GestationalAge(days)) if 0 <= days <= 315 else None
-
-
-def mark(f: FollowUp, **values: object) -> FollowUp:
-    return replace(f, **values)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
@@ -321,6 +322,121 @@ class WorkupHistoryRec(Base):
     entered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     item: Mapped[WorkupItemRec] = relationship(back_populates="history", lazy="raise")
+
+
+class CurrentPregnancyRec(Tracked, Base):
+    """A pregnancy under the clinic's care. At most one open (``ended_on`` NULL) per patient; an ended one
+    stays (its follow-ups and plans point at it) and links to the obstetric-history entry it became."""
+
+    __tablename__ = "current_pregnancy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    edd: Mapped[dt.date] = mapped_column(Date)  # the EDD in force (the last dating entry), for range queries
+    dating: Mapped[str] = mapped_column(Text)  # JSON list of every dating decision, oldest first
+    fetuses: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    conception: Mapped[str] = mapped_column(String(16), default="spontaneous", server_default="spontaneous")
+    iup_confirmed_on: Mapped[dt.date | None] = mapped_column(Date)
+    iup_method: Mapped[str | None] = mapped_column(String(24))
+    heartbeat_on: Mapped[dt.date | None] = mapped_column(Date)
+    bleeding: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    history_pregnancy_id: Mapped[int | None] = mapped_column(ForeignKey("previous_pregnancy.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        Index(
+            "uq_current_pregnancy_open_patient",
+            "patient_id",
+            unique=True,
+            sqlite_where=text("ended_on IS NULL"),
+            postgresql_where=text("ended_on IS NULL"),
+        ),
+        Index("ix_current_pregnancy_ended_edd", "ended_on", "edd"),
+    )
+
+
+class MedicationPlanRec(Tracked, Base):
+    """A medication plan. Anchors are stored as entered (date or gestation); ``stop_date`` and the
+    steps' ``start_date`` are the resolved calendar dates, refreshed on every save and redating, so the
+    worklist finds stops and taper steps with an index range scan."""
+
+    __tablename__ = "medication_plan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    pregnancy_id: Mapped[int | None] = mapped_column(ForeignKey("current_pregnancy.id", ondelete="SET NULL"))
+    drug: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    unit: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    route: Mapped[str | None] = mapped_column(String(20))
+    dose: Mapped[float] = mapped_column(Float)
+    frequency: Mapped[str] = mapped_column(String(20))
+    indication: Mapped[str] = mapped_column(String(48))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    stop_on_date: Mapped[dt.date | None] = mapped_column(Date)
+    stop_gestation: Mapped[int | None] = mapped_column(Integer)
+    stop_date: Mapped[dt.date | None] = mapped_column(Date, index=True)  # resolved
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    stopped_on: Mapped[dt.date | None] = mapped_column(Date)
+    stop_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    history: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list of changes
+
+    steps: Mapped[list[MedicationStepRec]] = relationship(
+        back_populates="plan", lazy="raise", cascade="all, delete-orphan", order_by="MedicationStepRec.seq"
+    )
+    __table_args__ = (
+        CheckConstraint(_in("status", ("active", "stopped", "cancelled")), name="status"),
+        CheckConstraint("stop_on_date IS NULL OR stop_gestation IS NULL", name="one_stop"),
+    )
+
+
+class MedicationStepRec(Base):
+    """One taper step; replaced as a whole with its plan."""
+
+    __tablename__ = "medication_step"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("medication_plan.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    start_on_date: Mapped[dt.date | None] = mapped_column(Date)
+    start_gestation: Mapped[int | None] = mapped_column(Integer)
+    start_date: Mapped[dt.date | None] = mapped_column(Date, index=True)  # resolved
+    dose: Mapped[float] = mapped_column(Float)
+    frequency: Mapped[str] = mapped_column(String(20))
+
+    plan: Mapped[MedicationPlanRec] = relationship(back_populates="steps", lazy="raise")
+
+
+class FollowUpRec(Tracked, Base):
+    __tablename__ = "follow_up"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    pregnancy_id: Mapped[int | None] = mapped_column(ForeignKey("current_pregnancy.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(24))
+    title: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    protocol: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    window_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status: Mapped[str] = mapped_column(String(12))
+    result_date: Mapped[dt.date | None] = mapped_column(Date)
+    swab_result: Mapped[str | None] = mapped_column(String(24))
+    organism: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    cervical_length_mm: Mapped[float | None] = mapped_column(Float)
+    funnelling: Mapped[bool | None] = mapped_column(Boolean)
+    result_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    cancel_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    history: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list of changes
+
+    __table_args__ = (
+        CheckConstraint(_in("status", ("due", "done", "missed", "cancelled")), name="status"),
+        CheckConstraint(_in("kind", ("swab", "cervical_length_scan", "blood_test", "appointment")), name="kind"),
+        Index("ix_follow_up_status_due_date", "status", "due_date"),
+    )
 
 
 def table_of(model: type[Base]) -> Table:

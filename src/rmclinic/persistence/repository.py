@@ -20,7 +20,11 @@ from ..domain.text import fold, prefix_upper_bound
 from ..services.dto import PatientPage, PatientRecord, PatientRow, PregnancyRecord
 from .models import (
     CervicalExcisionRec,
+    CurrentPregnancyRec,
     DrugAllergyRec,
+    FollowUpRec,
+    MedicationPlanRec,
+    MedicationStepRec,
     PartnerRec,
     PatientRec,
     PreviousPregnancyRec,
@@ -366,6 +370,10 @@ class SqlPatientRepository:
         """Remove every patient (demo-data --force only); children go first for the foreign keys."""
         n = self.count()
         for model in (
+            MedicationStepRec,
+            MedicationPlanRec,
+            FollowUpRec,
+            CurrentPregnancyRec,
             DrugAllergyRec,
             CervicalExcisionRec,
             PreviousPregnancyRec,

@@ -12,6 +12,7 @@ from ..services.ports import UnitOfWorkFactory
 from .accounts import SqlSettingsRepository, SqlUserRepository
 from .audit import SqlAuditLog
 from .db import WRITER_OPTIONS
+from .pregnancy import SqlPregnancyRepository
 from .repository import SqlPatientRepository, translate_errors
 from .workup import SqlWorkupRepository
 
@@ -24,6 +25,7 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     settings: SqlSettingsRepository
     workup: SqlWorkupRepository
+    pregnancy: SqlPregnancyRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
@@ -35,6 +37,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(self.session)
         self.settings = SqlSettingsRepository(self.session)
         self.workup = SqlWorkupRepository(self.session)
+        self.pregnancy = SqlPregnancyRepository(self.session)
         return self
 
     def __exit__(

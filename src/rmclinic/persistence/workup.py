@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..domain.errors import ConflictError, NotFoundError
 from ..domain.investigations import Interpretation
 from ..domain.workup import HistoryEntry, ResultValue, Status, WorkupItem
-from ..services.dto import ReviewRow
+from ..services.dto import ReviewRow, WorklistRow
 from .accounts import _aware
 from .models import PatientRec, WorkupHistoryRec, WorkupItemRec, table_of
 
@@ -159,3 +160,27 @@ class SqlWorkupRepository:
         ]
         total = self.s.scalar(select(func.count()).select_from(WorkupItemRec).where(WorkupItemRec.status == "resulted"))
         return rows, total or 0
+
+    def worklist_reviews(self, end: dt.date) -> list[WorklistRow]:
+        """One row per patient with results waiting for review (sample taken by ``end``): the oldest sample
+        date and how many, so a backlog does not drown the list."""
+        q = (
+            select(
+                WorkupItemRec.patient_id,
+                func.min(WorkupItemRec.sample_date),
+                func.count(),
+                func.max(WorkupItemRec.id),
+                PatientRec.hospital_number,
+                PatientRec.family_name,
+                PatientRec.given_name,
+            )
+            .join(PatientRec, PatientRec.id == WorkupItemRec.patient_id)
+            .where(WorkupItemRec.status == "resulted", WorkupItemRec.sample_date <= end)
+            .group_by(
+                WorkupItemRec.patient_id, PatientRec.hospital_number, PatientRec.family_name, PatientRec.given_name
+            )
+        )
+        return [
+            WorklistRow("result_review", pid, h, f, g, oldest, None, "workup_item", last_id, 0, {"count": n})
+            for pid, oldest, n, last_id, h, f, g in self.s.execute(q)
+        ]

@@ -10,9 +10,11 @@ from .auth import AuthService
 from .backup import BackupService
 from .demo import DemoService
 from .patients import PatientService
+from .pregnancy import PregnancyService
 from .session import SessionContext
 from .settings import SettingsService
 from .transfer import TransferService
+from .worklist import WorklistService
 from .workup import WorkupService
 
 
@@ -27,6 +29,8 @@ class Services:
     settings: SettingsService
     backup: BackupService
     workup: WorkupService
+    pregnancy: PregnancyService
+    worklist: WorklistService
     backend: str  # "sqlite" or "postgresql"
     database_label: str  # the URL without its password, for the status bar and messages
     close: Callable[[], None]

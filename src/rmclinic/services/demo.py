@@ -20,6 +20,7 @@ from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
 from .auth import hash_password
 from .base import ServiceBase
 from .catalogue import merged_catalogue
+from .demo_pregnancy import Batch, add_random, add_scripted
 from .demo_workup import demo_workup
 from .ports import UnitOfWork
 
@@ -430,6 +431,7 @@ class DemoService(ServiceBase):
             archived: list[bool] = []
             flags = random.Random(seed + 1)
             self._workup_rng = random.Random(seed + 2)
+            self._pregnancy_rng = random.Random(seed + 3)
             self._catalogue = merged_catalogue()
             self._day = day
             self._index = 0
@@ -463,10 +465,14 @@ class DemoService(ServiceBase):
         self._audit(uow, actor, *(AuditEvent(Action.CREATE, "patient", str(pid), pid) for pid in ids))
         now = self._clock.now()
         rows = []
+        pregnancies = Batch()
         for pid, p in zip(ids, batch, strict=True):
             for row in demo_workup(
                 self._catalogue, self._workup_rng, self._index, self._day, now, p.partner is not None
             ):
                 rows.append({**row, "patient_id": pid})
+            if not add_scripted(pregnancies, self._index, pid, self._day):
+                add_random(pregnancies, pid, self._day, self._pregnancy_rng)
             self._index += 1
         uow.workup.add_many(rows)
+        uow.pregnancy.add_many(pregnancies.pregnancies, pregnancies.plans, pregnancies.follow_ups)

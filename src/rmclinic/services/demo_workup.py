@@ -156,7 +156,8 @@ def demo_workup(
             open_item(iid, rng.randint(1, 20), sample_taken=rng.random() < 0.5)
         elif roll < 0.92:
             abnormal = rng.random() < (0.12 if iid in ("acl_igg", "acl_igm", "la") else 0.15)
-            result(iid, started, abnormal, reviewed=rng.random() < 0.85)
+            # consultants keep up: only recent results (within about six weeks) may still wait
+            result(iid, started, abnormal, reviewed=rng.random() < 0.85 or started > 45)
             if abnormal and iid in ("acl_igg", "acl_igm", "la") and started > 40:
                 # the confirmatory repeat: mostly at >= 12 weeks, sometimes (wrongly) too early
                 gap = rng.choice([90, 95, 120, 30, 56])

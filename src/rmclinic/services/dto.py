@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from ..domain.accounts import Role
 from ..domain.obstetric import ObstetricSummary, PreviousPregnancy, summarise
@@ -110,3 +111,20 @@ class ReviewRow:
     family_name: str
     given_name: str
     item: WorkupItem
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """A raw worklist hit from persistence: what is due, for whom, and the record it points at."""
+
+    type: str  # a follow-up kind, "medication_stop", "taper_step", "milestone" or "result_review"
+    patient_id: int
+    hospital_number: str
+    family_name: str
+    given_name: str
+    due_date: dt.date
+    edd: dt.date | None  # of the pregnancy the item belongs to, for the gestation on the due date
+    ref_kind: str  # "follow_up", "plan", "pregnancy" or "workup_item"
+    ref_id: int
+    ref_version: int
+    data: dict[str, Any]

@@ -9,11 +9,14 @@ from typing import Any, Protocol
 
 from ..domain.accounts import Actor, Role
 from ..domain.audit import AuditEntry, AuditEvent, ChainReport
+from ..domain.followup import FollowUp
+from ..domain.medication import MedicationPlan
 from ..domain.obstetric import PreviousPregnancy
 from ..domain.patient import Partner, PatientData, RiskHistory
+from ..domain.pregnancy import CurrentPregnancy
 from ..domain.search import SearchTerm
 from ..domain.workup import HistoryEntry, WorkupItem
-from .dto import AuditFilter, PatientPage, PatientRecord, PatientRow, ReviewRow, UserRecord
+from .dto import AuditFilter, PatientPage, PatientRecord, PatientRow, ReviewRow, UserRecord, WorklistRow
 
 
 class PatientRepository(Protocol):
@@ -122,6 +125,55 @@ class WorkupRepository(Protocol):
 
     def review_queue(self, offset: int, limit: int) -> tuple[list[ReviewRow], int]: ...
 
+    def worklist_reviews(self, end: dt.date) -> list[WorklistRow]: ...
+
+
+class PregnancyRepository(Protocol):
+    def pregnancies(self, patient_id: int) -> list[CurrentPregnancy]: ...
+
+    def open_pregnancy(self, patient_id: int) -> CurrentPregnancy | None: ...
+
+    def get_pregnancy(self, patient_id: int, pregnancy_id: int) -> CurrentPregnancy: ...
+
+    def add_pregnancy(self, patient_id: int, p: CurrentPregnancy) -> int: ...
+
+    def update_pregnancy(
+        self, patient_id: int, pregnancy_id: int, version: int, p: CurrentPregnancy, history_id: int | None = None
+    ) -> None: ...
+
+    def plans(self, patient_id: int) -> list[MedicationPlan]: ...
+
+    def get_plan(self, patient_id: int, plan_id: int) -> MedicationPlan: ...
+
+    def add_plan(self, patient_id: int, plan: MedicationPlan, edd: dt.date | None) -> int: ...
+
+    def update_plan(
+        self, patient_id: int, plan_id: int, version: int, plan: MedicationPlan, edd: dt.date | None
+    ) -> None: ...
+
+    def refresh_dates(self, patient_id: int, pregnancy_id: int, edd: dt.date) -> int: ...
+
+    def follow_ups(self, patient_id: int) -> list[FollowUp]: ...
+
+    def get_follow_up(self, patient_id: int, follow_up_id: int) -> FollowUp: ...
+
+    def add_follow_ups(self, patient_id: int, items: Sequence[FollowUp]) -> list[int]: ...
+
+    def update_follow_up(self, patient_id: int, follow_up_id: int, version: int, f: FollowUp) -> None: ...
+
+    def add_many(
+        self,
+        pregnancies: Sequence[tuple[int, CurrentPregnancy]],
+        plans: Sequence[tuple[int, int | None, MedicationPlan]],
+        follow_ups: Sequence[tuple[int, int | None, FollowUp]],
+    ) -> None: ...
+
+    def worklist_follow_ups(self, start: dt.date, end: dt.date, overdue_from: dt.date) -> list[WorklistRow]: ...
+
+    def worklist_plan_events(self, start: dt.date, end: dt.date) -> list[WorklistRow]: ...
+
+    def open_pregnancies_with_edd(self, ranges: Sequence[tuple[dt.date, dt.date]]) -> list[WorklistRow]: ...
+
 
 class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
@@ -131,6 +183,7 @@ class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     audit: AuditLog
     settings: SettingsRepository
     workup: WorkupRepository
+    pregnancy: PregnancyRepository
 
     def commit(self) -> None: ...
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.errors import ValidationError
+from ..domain.followup import DEFAULT_PROTOCOLS, parse_protocols
+from ..domain.worklist import DEFAULT_MILESTONES, parse_milestones
 from .base import ServiceBase
 from .catalogue import check_additions, check_protocol
 
@@ -30,6 +33,14 @@ def _int_between(lo: int, hi: int) -> Callable[[str], str | None]:
     return check
 
 
+def _parses(parse: Callable[[str], object], value: str) -> str | None:
+    try:
+        parse(value)
+    except (ValueError, TypeError) as e:  # json.JSONDecodeError is a ValueError
+        return str(e)
+    return None
+
+
 SPECS = {
     s.key: s
     for s in (
@@ -42,6 +53,18 @@ SPECS = {
             "Workup protocol (investigation ids, comma-separated; empty: the default)",
             "",
             lambda v: check_protocol(v),
+        ),
+        SettingSpec(
+            "followup_protocols",
+            "Follow-up series protocols (JSON list; each says what it rests on)",
+            json.dumps([p.to_json() for p in DEFAULT_PROTOCOLS], ensure_ascii=False, indent=1),
+            lambda v: _parses(parse_protocols, v),
+        ),
+        SettingSpec(
+            "worklist_milestones",
+            "Pregnancy milestones shown on the worklist (JSON list)",
+            json.dumps([m.to_json() for m in DEFAULT_MILESTONES], ensure_ascii=False, indent=1),
+            lambda v: _parses(parse_milestones, v),
         ),
         SettingSpec(
             "catalogue_additions",

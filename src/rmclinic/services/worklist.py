@@ -1,0 +1,151 @@
+"""The nurses' worklist across all patients: follow-ups due or overdue, taper steps and stops, pregnancy
+milestones and results waiting for review, for a day or a range of days."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain.accounts import Permission
+from ..domain.dating import gestation_on
+from ..domain.errors import ValidationError
+from ..domain.followup import FollowUp, FollowUpKind
+from ..domain.medication import FREQUENCY_LABELS, MedicationPlan, describe_dose
+from ..domain.worklist import DEFAULT_MILESTONES, TYPES, Milestone, milestone_edd_range, parse_milestones
+from .base import ServiceBase
+from .dto import WorklistRow
+
+MAX_DAYS = 92
+OVERDUE_FROM = dt.date(1900, 1, 1)  # every still-due follow-up before the range counts as overdue
+
+
+@dataclass(frozen=True)
+class WorklistItem:
+    type: str
+    patient_id: int
+    hospital_number: str
+    patient_name: str
+    due_date: dt.date
+    gestation: str | None  # W+D on the due date, while the pregnancy is open
+    description: str
+    overdue: bool
+    ref_kind: str
+    ref_id: int
+    ref_version: int
+    tab: str  # the patient-view tab that shows it: "pregnancy" or "workup"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "hospital_number": self.hospital_number,
+            "patient_name": self.patient_name,
+            "due_date": self.due_date.isoformat(),
+            "gestation": self.gestation,
+            "description": self.description,
+            "overdue": self.overdue,
+        }
+
+
+def _follow_up_text(f: FollowUp, overdue: bool) -> str:
+    base = f.label
+    if f.protocol:
+        base += " (local protocol)"
+    if f.window_days:
+        base += f", ±{f.window_days} days"
+    return f"OVERDUE since {f.due_date.isoformat()}: {base}" if overdue else f"{base} due"
+
+
+def _step_text(plan: MedicationPlan, seq: int) -> str:
+    step = plan.taper[seq]
+    return (
+        f"{plan.display_name}: taper step {seq + 1} of {len(plan.taper)} starts - "
+        f"{describe_dose(step.dose, plan.display_unit, step.frequency)}"
+    )
+
+
+def _stop_text(plan: MedicationPlan, stop: dt.date) -> str:
+    last = stop - dt.timedelta(days=1)
+    return (
+        f"{plan.display_name}: planned stop - no dose from this day (last dose {last.isoformat()}); "
+        f"was {plan.dose:g} {plan.display_unit} {FREQUENCY_LABELS[plan.frequency]}"
+    )
+
+
+class WorklistService(ServiceBase):
+    def milestones(self) -> tuple[Milestone, ...]:
+        with self._uow(read_only=True) as uow:
+            text = uow.settings.get("worklist_milestones")
+        return parse_milestones(text) if text else DEFAULT_MILESTONES
+
+    def items(
+        self, start: dt.date | None = None, days: int = 1, types: Collection[str] | None = None
+    ) -> list[WorklistItem]:
+        """Items for the ``days`` days from ``start`` (default today). Follow-ups still due from before
+        ``start`` are included as overdue, however old: a missed scan must never drop off the list."""
+        self._actor(Permission.VIEW_PATIENTS)
+        if not 1 <= days <= MAX_DAYS:
+            raise ValidationError.single("days", f"Days must be 1 to {MAX_DAYS}.")
+        unknown = set(types or ()) - set(TYPES)
+        if unknown:
+            raise ValidationError.single("types", f"Unknown types: {', '.join(sorted(unknown))}.")
+        wanted = set(types or TYPES)
+        today = self._clock.today()
+        start = start or today
+        end = start + dt.timedelta(days=days - 1)
+        milestones = self.milestones() if "milestone" in wanted else ()
+        rows: list[WorklistRow] = []
+        with self._uow(read_only=True) as uow:
+            if wanted & set(FollowUpKind):
+                rows += [r for r in uow.pregnancy.worklist_follow_ups(start, end, OVERDUE_FROM) if r.type in wanted]
+            if wanted & {"taper_step", "medication_stop"}:
+                rows += [r for r in uow.pregnancy.worklist_plan_events(start, end) if r.type in wanted]
+            if milestones:
+                ranges = [milestone_edd_range(m, start, end) for m in milestones]
+                rows += uow.pregnancy.open_pregnancies_with_edd(ranges)
+            if "result_review" in wanted:
+                rows += uow.workup.worklist_reviews(end)
+        out: list[WorklistItem] = []
+        for r in rows:
+            if r.type == "milestone":
+                for m in milestones:
+                    lo, hi = milestone_edd_range(m, start, end)
+                    if r.edd is not None and lo <= r.edd <= hi:
+                        due = r.edd - dt.timedelta(days=280 - m.gestation_days)
+                        out.append(self._item(r, due, f"{gestation_on(r.edd, due)}: {m.label} ({m.source})", False))
+                continue
+            overdue = r.due_date < start
+            if r.ref_kind == "follow_up":
+                f: FollowUp = r.data["follow_up"]
+                overdue = f.overdue(start) or r.due_date < start
+                text = _follow_up_text(f, overdue)
+            elif r.type == "taper_step":
+                text = _step_text(r.data["plan"], r.data["step"])
+            elif r.type == "medication_stop":
+                text = _stop_text(r.data["plan"], r.due_date)
+            else:
+                n = r.data["count"]
+                text = f"{n} result{'s' if n > 1 else ''} waiting for review (oldest sample {r.due_date.isoformat()})"
+                overdue = False
+            out.append(self._item(r, r.due_date, text, overdue))
+        out.sort(key=lambda i: (i.due_date, TYPES.index(i.type), i.hospital_number))
+        return out
+
+    @staticmethod
+    def _item(r: WorklistRow, due: dt.date, text: str, overdue: bool) -> WorklistItem:
+        ga = gestation_on(r.edd, due) if r.edd else None
+        return WorklistItem(
+            type=r.type,
+            patient_id=r.patient_id,
+            hospital_number=r.hospital_number,
+            patient_name=f"{r.family_name.upper()}, {r.given_name}",
+            due_date=due,
+            gestation=str(ga) if ga else None,
+            description=text,
+            overdue=overdue,
+            ref_kind=r.ref_kind,
+            ref_id=r.ref_id,
+            ref_version=r.ref_version,
+            tab="workup" if r.type == "result_review" else "pregnancy",
+        )
