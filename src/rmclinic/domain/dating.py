@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from .gestation import MAX_GESTATION_DAYS, GestationalAge
 
@@ -159,16 +161,58 @@ class DatingEntry:
     transfer_date: dt.date | None = None
     embryo_age_days: int | None = None
 
-    def basis(self) -> str:
-        """A one-line account of how the EDD was found."""
+    def basis(self, fmt: Callable[[dt.date], str] = dt.date.isoformat) -> str:
+        """A one-line account of how the EDD was found; ``fmt`` formats its dates."""
         if self.method is DatingMethod.LMP and self.lmp:
             cycle = f", {self.cycle_days}-day cycle" if self.cycle_days and self.cycle_days != 28 else ""
-            return f"LMP {self.lmp.isoformat()}{cycle}"
+            return f"LMP {fmt(self.lmp)}{cycle}"
         if self.method is DatingMethod.CRL and self.scan_date and self.crl_mm is not None:
-            return f"CRL {self.crl_mm:g} mm on {self.scan_date.isoformat()} (Robinson & Fleming 1975)"
+            return f"CRL {self.crl_mm:g} mm on {fmt(self.scan_date)} (Robinson & Fleming 1975)"
         if self.method is DatingMethod.EMBRYO_TRANSFER and self.transfer_date:
-            return f"Day-{self.embryo_age_days} embryo transferred {self.transfer_date.isoformat()}"
+            return f"Day-{self.embryo_age_days} embryo transferred {fmt(self.transfer_date)}"
         return METHOD_LABELS[self.method]
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def entry_to_dict(e: DatingEntry) -> dict[str, Any]:
+    """A dating entry as plain JSON values (the stored dating history and the export file use it)."""
+    return {
+        "edd": e.edd.isoformat(),
+        "method": e.method.value,
+        "recorded_on": e.recorded_on.isoformat(),
+        "reason": e.reason,
+        "recorded_by": e.recorded_by,
+        "lmp": _iso(e.lmp),
+        "cycle_days": e.cycle_days,
+        "scan_date": _iso(e.scan_date),
+        "crl_mm": e.crl_mm,
+        "transfer_date": _iso(e.transfer_date),
+        "embryo_age_days": e.embryo_age_days,
+    }
+
+
+def entry_from_dict(r: Mapping[str, Any]) -> DatingEntry:
+    """The inverse of ``entry_to_dict``; raises ``ValueError`` on an impossible date or unknown method."""
+    return DatingEntry(
+        edd=dt.date.fromisoformat(r["edd"]),
+        method=DatingMethod(r["method"]),
+        recorded_on=dt.date.fromisoformat(r["recorded_on"]),
+        reason=r.get("reason", ""),
+        recorded_by=r.get("recorded_by", ""),
+        lmp=_date(r.get("lmp")),
+        cycle_days=r.get("cycle_days"),
+        scan_date=_date(r.get("scan_date")),
+        crl_mm=r.get("crl_mm"),
+        transfer_date=_date(r.get("transfer_date")),
+        embryo_age_days=r.get("embryo_age_days"),
+    )
 
 
 def date_entry(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..domain.dating import DatingEntry, DatingMethod
+from ..domain.dating import DatingEntry, entry_from_dict, entry_to_dict
 from ..domain.errors import ConflictError, NotFoundError
 from ..domain.followup import FollowUp, FollowUpChange, FollowUpKind, FollowUpStatus, SwabResult
 from ..domain.medication import (
@@ -38,52 +38,12 @@ from .models import (
 # -- JSON helpers ------------------------------------------------------------------------------------
 
 
-def _d(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
-
-
-def _iso(value: dt.date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def dating_to_json(entries: Sequence[DatingEntry]) -> str:
-    return json.dumps(
-        [
-            {
-                "edd": e.edd.isoformat(),
-                "method": e.method.value,
-                "recorded_on": e.recorded_on.isoformat(),
-                "reason": e.reason,
-                "recorded_by": e.recorded_by,
-                "lmp": _iso(e.lmp),
-                "cycle_days": e.cycle_days,
-                "scan_date": _iso(e.scan_date),
-                "crl_mm": e.crl_mm,
-                "transfer_date": _iso(e.transfer_date),
-                "embryo_age_days": e.embryo_age_days,
-            }
-            for e in entries
-        ]
-    )
+    return json.dumps([entry_to_dict(e) for e in entries])
 
 
 def dating_from_json(text: str) -> tuple[DatingEntry, ...]:
-    return tuple(
-        DatingEntry(
-            edd=dt.date.fromisoformat(r["edd"]),
-            method=DatingMethod(r["method"]),
-            recorded_on=dt.date.fromisoformat(r["recorded_on"]),
-            reason=r.get("reason", ""),
-            recorded_by=r.get("recorded_by", ""),
-            lmp=_d(r.get("lmp")),
-            cycle_days=r.get("cycle_days"),
-            scan_date=_d(r.get("scan_date")),
-            crl_mm=r.get("crl_mm"),
-            transfer_date=_d(r.get("transfer_date")),
-            embryo_age_days=r.get("embryo_age_days"),
-        )
-        for r in json.loads(text)
-    )
+    return tuple(entry_from_dict(r) for r in json.loads(text))
 
 
 def changes_to_json(changes: Sequence[PlanChange | FollowUpChange]) -> str:

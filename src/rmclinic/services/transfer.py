@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
@@ -13,10 +13,41 @@ from .. import __version__
 from ..domain.accounts import Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.clock import Clock
+from ..domain.dating import entry_from_dict, entry_to_dict, plausible_edd
 from ..domain.errors import DomainError, ValidationError
+from ..domain.followup import (
+    FollowUp,
+    FollowUpChange,
+    FollowUpKind,
+    FollowUpStatus,
+    SwabResult,
+    schedule_problems,
+)
+from ..domain.followup import result_problems as follow_up_result_problems
 from ..domain.investigations import Catalogue
+from ..domain.medication import (
+    Anchor,
+    DoseStep,
+    Frequency,
+    Indication,
+    MedicationPlan,
+    PlanChange,
+    PlanStatus,
+    Route,
+    plan_problems,
+)
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory, validate_patient
+from ..domain.pregnancy import (
+    SENSITIVE_OUTCOMES,
+    Bleeding,
+    CurrentPregnancy,
+    IupMethod,
+    Severity,
+    end_problems,
+    pregnancy_problems,
+)
+from ..domain.typecheck import text_problem
 from ..domain.workup import HistoryEntry, ResultValue, Status, WorkupItem, result_problems
 from ..paths import resource
 from .base import ServiceBase
@@ -25,8 +56,8 @@ from .session import SessionContext
 from .workup import value_columns
 
 FORMAT_NAME = "rmclinic-patients"
-FORMAT_VERSION = 2  # 2 adds the workup; version 1 files (no workup) are still read
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3  # 2 adds the workup, 3 the pregnancies, medication plans and follow-ups
+READABLE_VERSIONS = (1, 2, 3)  # older files (without the later parts) are still read
 
 # Domain field names -> JSON names, so a problem is reported at the path the file uses.
 _JSON_NAMES = {"pregnancies": "previous_pregnancies", "risk": "risk_history"}
@@ -36,6 +67,10 @@ class Parsed(NamedTuple):
     data: PatientData
     archived: bool
     items: tuple[ImportedItem, ...]
+    # Version 3: plans and follow-ups name their pregnancy by its index in ``pregnancies`` (or None).
+    pregnancies: tuple[CurrentPregnancy, ...] = ()
+    plans: tuple[tuple[int | None, MedicationPlan], ...] = ()
+    follow_ups: tuple[tuple[int | None, FollowUp], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -300,6 +335,288 @@ def item_from_json(
     return ImportedItem(iid, columns, tuple(history)), []
 
 
+# -- version 3: pregnancies under the clinic's care, medication plans, follow-ups -----------------------
+
+
+def _anchor_json(a: Anchor | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {"date": a.date.isoformat()} if a.date is not None else {"gestation_days": a.gestation_days}
+
+
+def _anchor(obj: dict[str, Any]) -> Anchor:
+    """Exactly one of ``date`` and ``gestation_days`` (the schema checks it; ValueError otherwise)."""
+    return Anchor(date=_date(obj.get("date")), gestation_days=obj.get("gestation_days"))
+
+
+def _changes_json(changes: Sequence[PlanChange | FollowUpChange]) -> list[dict[str, Any]]:
+    return [{"at": _dt(c.at), "by": c.by, "reason": c.reason, "summary": c.summary} for c in changes]
+
+
+def _at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def pregnancy_to_json(p: CurrentPregnancy) -> dict[str, Any]:
+    return {
+        "dating": [entry_to_dict(e) for e in p.dating],
+        "fetuses": p.fetuses,
+        "conception": p.conception.value,
+        "iup_confirmed_on": _d(p.iup_confirmed_on),
+        "iup_method": p.iup_method.value if p.iup_method else None,
+        "heartbeat_on": _d(p.heartbeat_on),
+        "bleeding": [{"date": b.date.isoformat(), "severity": b.severity.value, "notes": b.notes} for b in p.bleeding],
+        "ended_on": _d(p.ended_on),
+        "outcome": p.outcome.value if p.outcome else None,
+        "sensitive": p.sensitive,
+        "notes": p.notes,
+    }
+
+
+def pregnancy_from_json(obj: dict[str, Any]) -> CurrentPregnancy:
+    """One schema-valid pregnancy; raises ValueError on an impossible date."""
+    outcome = Outcome(obj["outcome"]) if obj.get("outcome") else None
+    return CurrentPregnancy(
+        id=None,
+        dating=tuple(entry_from_dict(e) for e in obj["dating"]),
+        fetuses=obj.get("fetuses", 1),
+        conception=Conception(obj.get("conception", "spontaneous")),
+        iup_confirmed_on=_date(obj.get("iup_confirmed_on")),
+        iup_method=IupMethod(obj["iup_method"]) if obj.get("iup_method") else None,
+        heartbeat_on=_date(obj.get("heartbeat_on")),
+        bleeding=tuple(
+            Bleeding(dt.date.fromisoformat(b["date"]), Severity(b["severity"]), b.get("notes", ""))
+            for b in obj.get("bleeding", [])
+        ),
+        ended_on=_date(obj.get("ended_on")),
+        outcome=outcome,
+        sensitive=obj.get("sensitive", outcome in SENSITIVE_OUTCOMES),
+        notes=obj.get("notes", ""),
+    )
+
+
+def plan_to_json(plan: MedicationPlan, pregnancy: int | None) -> dict[str, Any]:
+    return {
+        "pregnancy": pregnancy,
+        "drug": plan.drug,
+        "name": plan.name,
+        "unit": plan.unit,
+        "route": plan.route.value if plan.route else None,
+        "dose": plan.dose,
+        "frequency": plan.frequency.value,
+        "indication": plan.indication.value,
+        "start": plan.start.isoformat(),
+        "stop": _anchor_json(plan.stop),
+        "taper": [
+            {"start": _anchor_json(step.start), "dose": step.dose, "frequency": step.frequency.value}
+            for step in plan.taper
+        ],
+        "status": plan.status.value,
+        "stopped_on": _d(plan.stopped_on),
+        "stop_reason": plan.stop_reason,
+        "notes": plan.notes,
+        "history": _changes_json(plan.history),
+    }
+
+
+def plan_from_json(obj: dict[str, Any]) -> MedicationPlan:
+    """One schema-valid plan (without its pregnancy link); raises ValueError on an impossible date."""
+    return MedicationPlan(
+        drug=obj["drug"],
+        dose=obj["dose"],
+        frequency=Frequency(obj["frequency"]),
+        start=dt.date.fromisoformat(obj["start"]),
+        indication=Indication(obj["indication"]),
+        stop=_anchor(obj["stop"]) if obj.get("stop") is not None else None,
+        taper=tuple(
+            DoseStep(_anchor(step["start"]), step["dose"], Frequency(step["frequency"]))
+            for step in obj.get("taper", [])
+        ),
+        name=obj.get("name", ""),
+        unit=obj.get("unit", ""),
+        route=Route(obj["route"]) if obj.get("route") else None,
+        status=PlanStatus(obj.get("status", "active")),
+        stopped_on=_date(obj.get("stopped_on")),
+        stop_reason=obj.get("stop_reason", ""),
+        notes=obj.get("notes", ""),
+        history=tuple(PlanChange(_at(c["at"]), c["by"], c["reason"], c["summary"]) for c in obj.get("history", [])),
+    )
+
+
+def follow_up_to_json(f: FollowUp, pregnancy: int | None) -> dict[str, Any]:
+    return {
+        "pregnancy": pregnancy,
+        "kind": f.kind.value,
+        "title": f.title,
+        "protocol": f.protocol,
+        "due_date": f.due_date.isoformat(),
+        "window_days": f.window_days,
+        "status": f.status.value,
+        "result_date": _d(f.result_date),
+        "swab_result": f.swab_result.value if f.swab_result else None,
+        "organism": f.organism,
+        "cervical_length_mm": f.cervical_length_mm,
+        "funnelling": f.funnelling,
+        "result_notes": f.result_notes,
+        "cancel_reason": f.cancel_reason,
+        "history": _changes_json(f.history),
+    }
+
+
+def follow_up_from_json(obj: dict[str, Any]) -> FollowUp:
+    """One schema-valid follow-up (without its pregnancy link); raises ValueError on an impossible date."""
+    return FollowUp(
+        kind=FollowUpKind(obj["kind"]),
+        due_date=dt.date.fromisoformat(obj["due_date"]),
+        window_days=obj.get("window_days", 0),
+        status=FollowUpStatus(obj.get("status", "due")),
+        title=obj.get("title", ""),
+        protocol=obj.get("protocol", ""),
+        result_date=_date(obj.get("result_date")),
+        swab_result=SwabResult(obj["swab_result"]) if obj.get("swab_result") else None,
+        organism=obj.get("organism", ""),
+        cervical_length_mm=obj.get("cervical_length_mm"),
+        funnelling=obj.get("funnelling"),
+        result_notes=obj.get("result_notes", ""),
+        cancel_reason=obj.get("cancel_reason", ""),
+        history=tuple(FollowUpChange(_at(c["at"]), c["by"], c["reason"], c["summary"]) for c in obj.get("history", [])),
+    )
+
+
+def _at_fields(path: list[Any], found: dict[str, str]) -> list[ImportProblem]:
+    """Domain problems keyed ``taper.0.dose`` -> problems at ``<path>.taper[0].dose``."""
+    return [
+        ImportProblem(_json_path([*path, *(int(b) if b.isdigit() else b for b in key.split("."))]), message)
+        for key, message in found.items()
+    ]
+
+
+def _text_problems(value: Any, path: list[Any]) -> list[ImportProblem]:
+    """Characters that cannot be stored, anywhere in a (schema-valid) object."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return [ImportProblem(_json_path(path), problem)] if problem else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _text_problems(v, [*path, k])]
+    if isinstance(value, list):
+        return [p for k, v in enumerate(value) for p in _text_problems(v, [*path, k])]
+    return []
+
+
+_RESULT_FIELDS = ("result_date", "swab_result", "cervical_length_mm", "funnelling")
+
+
+def care_from_json(
+    obj: dict[str, Any], path: list[Any], today: dt.date
+) -> tuple[
+    tuple[CurrentPregnancy, ...],
+    tuple[tuple[int | None, MedicationPlan], ...],
+    tuple[tuple[int | None, FollowUp], ...],
+    list[ImportProblem],
+]:
+    """Check a patient's pregnancies, medication plans and follow-ups (format version 3) with the rules the
+    app applies when they are entered; problems carry their JSON path."""
+    problems: list[ImportProblem] = []
+    for key in ("pregnancies", "medication_plans", "follow_ups"):
+        problems += _text_problems(obj.get(key, []), [*path, key])
+    if problems:
+        return (), (), (), problems
+
+    pregnancies: list[CurrentPregnancy | None] = []
+    open_at: int | None = None
+    for j, raw in enumerate(obj.get("pregnancies", [])):
+        where = [*path, "pregnancies", j]
+        try:
+            p = pregnancy_from_json(raw)
+        except ValueError as e:
+            problems.append(ImportProblem(_json_path(where), f"invalid value: {e}"))
+            pregnancies.append(None)
+            continue
+        pregnancies.append(p)
+        found = pregnancy_problems(p, today)
+        if p.dating and (p.ended_on is None) != (p.outcome is None):
+            found["outcome" if p.outcome is None else "ended_on"] = (
+                "An ended pregnancy needs both its outcome and the date it ended."
+            )
+        elif p.dating and p.ended_on is not None and p.outcome is not None:
+            found.update(end_problems(p, p.outcome, p.ended_on, today))
+        elif p.dating:
+            edd_problem = plausible_edd(p.edd, today)
+            if edd_problem:
+                found[f"dating.{len(p.dating) - 1}.edd"] = edd_problem
+            if open_at is not None:
+                found.setdefault(
+                    "ended_on",
+                    f"A patient has at most one open pregnancy; {_json_path([*path, 'pregnancies', open_at])} "
+                    "is open too.",
+                )
+            else:
+                open_at = j
+        problems += _at_fields(where, found)
+
+    def pregnancy_ref(raw: dict[str, Any], where: list[Any]) -> tuple[bool, int | None]:
+        index = raw.get("pregnancy")
+        if index is not None and index >= len(pregnancies):
+            n = len(pregnancies)
+            problems.append(
+                ImportProblem(
+                    _json_path([*where, "pregnancy"]),
+                    f"no pregnancy {index}: this patient has {n} in 'pregnancies' (counted from 0)",
+                )
+            )
+            return False, None
+        return True, index
+
+    plans: list[tuple[int | None, MedicationPlan]] = []
+    for k, raw in enumerate(obj.get("medication_plans", [])):
+        where = [*path, "medication_plans", k]
+        ok, index = pregnancy_ref(raw, where)
+        try:
+            plan = plan_from_json(raw)
+        except ValueError as e:
+            problems.append(ImportProblem(_json_path(where), f"invalid value: {e}"))
+            continue
+        if not ok:
+            continue
+        linked = pregnancies[index] if index is not None else None
+        if index is not None and linked is None:
+            continue  # the pregnancy itself could not be read; reported above
+        # Gestation anchors resolve through the pregnancy's EDD, as they were stored (ended ones too).
+        found = plan_problems(plan, linked.edd if linked is not None else None)
+        if plan.status is PlanStatus.STOPPED and plan.stopped_on is None:
+            found["stopped_on"] = "A stopped plan needs the date it was stopped."
+        elif plan.stopped_on is not None and plan.stopped_on <= plan.start:
+            found["stopped_on"] = "The stop must be after the start."
+        problems += _at_fields(where, found)
+        plans.append((index, plan))
+
+    follow_ups: list[tuple[int | None, FollowUp]] = []
+    for k, raw in enumerate(obj.get("follow_ups", [])):
+        where = [*path, "follow_ups", k]
+        ok, index = pregnancy_ref(raw, where)
+        try:
+            f = follow_up_from_json(raw)
+        except ValueError as e:
+            problems.append(ImportProblem(_json_path(where), f"invalid value: {e}"))
+            continue
+        if not ok:
+            continue
+        found = schedule_problems(f, today)
+        found.pop("due_date", None)  # the due-date window is relative to today; history may be older
+        if f.status is FollowUpStatus.DONE:
+            found.update(follow_up_result_problems(f, today))
+        else:
+            for name in _RESULT_FIELDS:
+                if getattr(f, name) is not None:
+                    found[name] = f"A follow-up that is {f.status.value} has no result yet."
+        problems += _at_fields(where, found)
+        follow_ups.append((index, f))
+
+    if problems:
+        return (), (), (), problems
+    return tuple(p for p in pregnancies if p is not None), tuple(plans), tuple(follow_ups), []
+
+
 class TransferService(ServiceBase):
     def __init__(
         self, uow_factory: UnitOfWorkFactory, clock: Clock, session: SessionContext, catalogue: Callable[[], Catalogue]
@@ -324,6 +641,10 @@ class TransferService(ServiceBase):
                 ids = uow.patients.all_ids()
             records = [uow.patients.get(pid) for pid in ids]
             workups = {pid: uow.workup.for_patient(pid) for pid in ids}
+            care = {
+                pid: (uow.pregnancy.pregnancies(pid), uow.pregnancy.plans(pid), uow.pregnancy.follow_ups(pid))
+                for pid in ids
+            }
             self._audit(uow, actor, *(AuditEvent(Action.EXPORT, "patient", str(pid), pid) for pid in ids))
             uow.commit()
         records.sort(key=lambda r: r.data.hospital_number)
@@ -331,6 +652,12 @@ class TransferService(ServiceBase):
         for r in records:
             obj = patient_to_json(r.data, r.archived)
             obj["investigations"] = [item_to_json(i) for i in workups[r.id]]
+            pregnancies, plans, follow_ups = care[r.id]
+            # Plans and follow-ups name their pregnancy by its position in "pregnancies", not by database id.
+            index = {p.id: j for j, p in enumerate(pregnancies)}
+            obj["pregnancies"] = [pregnancy_to_json(p) for p in pregnancies]
+            obj["medication_plans"] = [plan_to_json(plan, index.get(plan.pregnancy_id)) for plan in plans]
+            obj["follow_ups"] = [follow_up_to_json(f, index.get(f.pregnancy_id)) for f in follow_ups]
             patients.append(obj)
         return {
             "format": {"name": FORMAT_NAME, "version": FORMAT_VERSION},
@@ -359,14 +686,24 @@ class TransferService(ServiceBase):
         seen: dict[str, int] = {}
         seen_nhs: dict[str, int] = {}
         for i, obj in enumerate(document["patients"]):
+            clean: PatientData | None = None
             try:
                 data, archived = patient_from_json(obj)
                 clean = validate_patient(data, today)
             except ValidationError as e:
                 problems += [ImportProblem(_domain_field_path(i, p.field), p.message) for p in e.problems]
-                continue
             except ValueError as e:
                 problems.append(ImportProblem(_json_path(["patients", i]), f"invalid value: {e}"))
+            # The rest of the record is checked even when the demographics are wrong: every problem at once.
+            items = []
+            for k, raw in enumerate(obj.get("investigations", [])):
+                item, found = item_from_json(raw, cat, ["patients", i, "investigations", k])
+                problems += found
+                if item is not None:
+                    items.append(item)
+            pregnancies, plans, follow_ups, found = care_from_json(obj, ["patients", i], today)
+            problems += found
+            if clean is None:
                 continue
             if clean.hospital_number in seen:
                 problems.append(
@@ -385,13 +722,7 @@ class TransferService(ServiceBase):
                         )
                     )
                 seen_nhs.setdefault(clean.nhs_number, i)
-            items = []
-            for k, raw in enumerate(obj.get("investigations", [])):
-                item, found = item_from_json(raw, cat, ["patients", i, "investigations", k])
-                problems += found
-                if item is not None:
-                    items.append(item)
-            parsed.append(Parsed(clean, archived, tuple(items)))
+            parsed.append(Parsed(clean, archived, tuple(items), pregnancies, plans, follow_ups))
         return parsed, problems
 
     def import_document(self, document: Any) -> int:
@@ -400,7 +731,7 @@ class TransferService(ServiceBase):
         parsed, problems = self.validate(document)
         if not problems:
             with self._uow() as uow:
-                for i, (data, _archived, _items) in enumerate(parsed):
+                for i, data in enumerate(p.data for p in parsed):
                     if uow.patients.id_for_hospital_number(data.hospital_number) is not None:
                         problems.append(
                             ImportProblem(
@@ -417,10 +748,29 @@ class TransferService(ServiceBase):
                         )
                 if not problems:
                     ids = uow.patients.add_many([p.data for p in parsed], [p.archived for p in parsed])
+                    pregnancies: list[tuple[int, CurrentPregnancy]] = []
+                    plans: list[tuple[int, int | None, MedicationPlan]] = []
+                    follow_ups: list[tuple[int, int | None, FollowUp]] = []
+                    events = []
                     for pid, p in zip(ids, parsed, strict=True):
                         for item in p.items:
                             uow.workup.add(pid, item.investigation_id, item.values, item.history)
-                    self._audit(uow, actor, *(AuditEvent(Action.IMPORT, "patient", str(pid), pid) for pid in ids))
+                        # The file's pregnancy index is per patient; add_many's is into the whole list.
+                        base = len(pregnancies)
+                        pregnancies += [(pid, preg) for preg in p.pregnancies]
+                        plans += [(pid, None if k is None else base + k, plan) for k, plan in p.plans]
+                        follow_ups += [(pid, None if k is None else base + k, f) for k, f in p.follow_ups]
+                        counts = {
+                            "investigations": len(p.items),
+                            "current_pregnancies": len(p.pregnancies),
+                            "medication_plans": len(p.plans),
+                            "follow_ups": len(p.follow_ups),
+                        }
+                        changes: dict[str, Any] = {k: [None, n] for k, n in counts.items() if n}
+                        events.append(AuditEvent(Action.IMPORT, "patient", str(pid), pid, changes))
+                    if pregnancies or plans or follow_ups:
+                        uow.pregnancy.add_many(pregnancies, plans, follow_ups)
+                    self._audit(uow, actor, *events)
                     uow.commit()
                     return len(parsed)
         raise ImportRejected(problems)
