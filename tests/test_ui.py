@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from conftest import act_as
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -142,7 +143,7 @@ def test_stale_edit_is_refused_and_input_kept(qtbot: QtBot, svc: Services) -> No
 
 def test_search_as_you_type_then_open_by_keyboard(qtbot: QtBot, svc: Services) -> None:
     svc.demo.create(40, seed=3)
-    page = PatientsPage(svc.patients, svc.workup)
+    page = PatientsPage(svc.patients, svc.workup, svc.pregnancy)
     qtbot.addWidget(page)
     show_active(qtbot, page)
     page.load()
@@ -161,7 +162,7 @@ def test_search_as_you_type_then_open_by_keyboard(qtbot: QtBot, svc: Services) -
 
 def test_down_arrow_moves_from_search_into_the_list(qtbot: QtBot, svc: Services) -> None:
     svc.demo.create(10, seed=3)
-    page = PatientsPage(svc.patients, svc.workup)
+    page = PatientsPage(svc.patients, svc.workup, svc.pregnancy)
     qtbot.addWidget(page)
     show_active(qtbot, page)
     page.load()
@@ -201,7 +202,7 @@ def test_qt_calls_returning_none_many_times(svc: Services, qtbot: QtBot) -> None
 
 def test_adding_a_loss_updates_the_counts(qtbot: QtBot, svc: Services) -> None:
     rec = svc.patients.register(replace(AMIRA, pregnancies=(PreviousPregnancy(2024, Outcome.EARLY_MISCARRIAGE),)))
-    page = PatientsPage(svc.patients, svc.workup)
+    page = PatientsPage(svc.patients, svc.workup, svc.pregnancy)
     qtbot.addWidget(page)
     page.open_patient(rec.id)
     assert "Does not meet" in page.view.summary.text()
@@ -223,7 +224,7 @@ def test_adding_a_loss_updates_the_counts(qtbot: QtBot, svc: Services) -> None:
 
 def test_risk_history_form_validates_and_saves(qtbot: QtBot, svc: Services) -> None:
     rec = svc.patients.register(AMIRA)
-    page = PatientsPage(svc.patients, svc.workup)
+    page = PatientsPage(svc.patients, svc.workup, svc.pregnancy)
     qtbot.addWidget(page)
     page.open_patient(rec.id)
     v = page.view
@@ -278,11 +279,19 @@ def test_every_control_has_an_accessible_name(qtbot: QtBot, svc: Services) -> No
         assert unnamed == [], f"{type(root).__name__}: {unnamed}"
 
 
-def test_window_opens_on_the_patient_list(qtbot: QtBot, svc: Services) -> None:
-    window = MainWindow(svc, remember_geometry=False)
+def test_window_opens_on_the_worklist_for_clinicians_and_the_patient_list_for_others(
+    qtbot: QtBot, svc: Services
+) -> None:
+    window = MainWindow(svc, remember_geometry=False)  # a consultant
     qtbot.addWidget(window)
-    assert window.nav.currentItem().text() == "Patients"
-    assert window.pages.currentWidget() is window.patients
+    assert window.nav.currentItem().text() == "Worklist"
+    assert window.pages.currentWidget() is window.worklist_page
+    qtbot.waitUntil(lambda: not window.worklist_page.loading, timeout=5000)
+    act_as(svc, Role.READ_ONLY, "viewer")
+    other = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(other)
+    assert other.nav.currentItem().text() == "Patients"
+    assert other.pages.currentWidget() is other.patients
 
 
 def test_shortcuts_and_remembered_geometry(qtbot: QtBot, svc: Services) -> None:
@@ -305,7 +314,7 @@ def test_shortcuts_and_remembered_geometry(qtbot: QtBot, svc: Services) -> None:
 
 def test_unsaved_risk_history_is_not_lost_by_leaving(qtbot: QtBot, svc: Services) -> None:
     rec = svc.patients.register(AMIRA)
-    page = PatientsPage(svc.patients, svc.workup)
+    page = PatientsPage(svc.patients, svc.workup, svc.pregnancy)
     qtbot.addWidget(page)
     page.open_patient(rec.id)
     page.view.weight_edit.setText("71")

@@ -12,7 +12,7 @@ from ..domain.accounts import Permission
 from ..domain.dating import gestation_on
 from ..domain.errors import ValidationError
 from ..domain.followup import FollowUp, FollowUpKind
-from ..domain.medication import FREQUENCY_LABELS, MedicationPlan, describe_dose
+from ..domain.medication import MedicationPlan, describe_dose
 from ..domain.worklist import DEFAULT_MILESTONES, TYPES, Milestone, milestone_edd_range, parse_milestones
 from .base import ServiceBase
 from .dto import WorklistRow
@@ -49,12 +49,10 @@ class WorklistItem:
 
 
 def _follow_up_text(f: FollowUp, overdue: bool) -> str:
-    base = f.label
+    notes = [f"±{f.window_days} days"] if f.window_days else []
     if f.protocol:
-        base += " (local protocol)"
-    if f.window_days:
-        base += f", ±{f.window_days} days"
-    return f"OVERDUE since {f.due_date.isoformat()}: {base}" if overdue else f"{base} due"
+        notes.append("local protocol")
+    return f"{f.label} {'OVERDUE' if overdue else 'due'}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _step_text(plan: MedicationPlan, seq: int) -> str:
@@ -65,15 +63,18 @@ def _step_text(plan: MedicationPlan, seq: int) -> str:
     )
 
 
-def _stop_text(plan: MedicationPlan, stop: dt.date) -> str:
-    last = stop - dt.timedelta(days=1)
+def _stop_text(plan: MedicationPlan) -> str:
+    dose = plan.taper[-1] if plan.taper else plan
     return (
-        f"{plan.display_name}: planned stop - no dose from this day (last dose {last.isoformat()}); "
-        f"was {plan.dose:g} {plan.display_unit} {FREQUENCY_LABELS[plan.frequency]}"
+        f"{plan.display_name}: planned stop - no dose from this day, the last dose was the day before "
+        f"(was {describe_dose(dose.dose, plan.display_unit, dose.frequency)})"
     )
 
 
 class WorklistService(ServiceBase):
+    def today(self) -> dt.date:
+        return self._clock.today()
+
     def milestones(self) -> tuple[Milestone, ...]:
         with self._uow(read_only=True) as uow:
             text = uow.settings.get("worklist_milestones")
@@ -123,7 +124,7 @@ class WorklistService(ServiceBase):
             elif r.type == "taper_step":
                 text = _step_text(r.data["plan"], r.data["step"])
             elif r.type == "medication_stop":
-                text = _stop_text(r.data["plan"], r.due_date)
+                text = _stop_text(r.data["plan"])
             else:
                 n = r.data["count"]
                 text = f"{n} result{'s' if n > 1 else ''} waiting for review (oldest sample {r.due_date.isoformat()})"

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -275,6 +276,9 @@ class AuditPage(QWidget):
             self.error.show_problem(str(e))
 
 
+MULTILINE_SETTINGS = frozenset({"catalogue_additions", "followup_protocols", "worklist_milestones"})
+
+
 class SettingsPage(QWidget):
     def __init__(self, services: Services, parent: Any = None) -> None:
         super().__init__(parent)
@@ -287,20 +291,25 @@ class SettingsPage(QWidget):
         for key, spec in SPECS.items():
             if not spec.user_editable:
                 continue
-            w: QLineEdit | QPlainTextEdit = QPlainTextEdit() if key == "catalogue_additions" else QLineEdit()
+            w: QLineEdit | QPlainTextEdit = QPlainTextEdit() if key in MULTILINE_SETTINGS else QLineEdit()
             if isinstance(w, QPlainTextEdit):
                 w.setTabChangesFocus(True)
                 w.setFixedHeight(120)
             self.errors[key] = add_field(form, tr(spec.label), w, self)
             self.fields[key] = w
-        lay.addLayout(form)
+        holder = QWidget()
+        holder.setLayout(form)
+        scroll = QScrollArea()  # the JSON settings make the form taller than a small screen
+        scroll.setWidget(holder)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        lay.addWidget(scroll, 1)
         self.save = QPushButton(tr("&Save settings"))
         self.save.clicked.connect(self.on_save_clicked)
         lay.addWidget(self.save, 0, Qt.AlignmentFlag.AlignLeft)
         self.db = QLabel(tr("Database: {db}").format(db=services.database_label))
         self.db.setTextFormat(Qt.TextFormat.PlainText)
         lay.addWidget(self.db)
-        lay.addStretch(1)
 
     def load(self) -> None:
         values = self.s.settings.all()

@@ -30,12 +30,14 @@ from ..fileio import write_private_atomically
 from ..services.container import Services
 from ..services.session import PermissionDenied
 from ..services.transfer import ImportRejected
+from ..services.worklist import WorklistItem
 from .admin_pages import AuditPage, SettingsPage, UsersPage
 from .common import tr
 from .lock import IdleWatcher, LockCover, cover_all
 from .login import LoginDialog
 from .patients_page import PatientsPage
 from .review_page import ReviewPage
+from .worklist_page import WorklistPage
 
 
 def _placeholder(title: str, text: str) -> QWidget:
@@ -66,7 +68,9 @@ class MainWindow(QMainWindow):
         self.nav.setMaximumWidth(200)
         self.nav.setStyleSheet("QListWidget::item { padding: 6px 10px; }")
         self.pages = QStackedWidget()
-        self.patients = PatientsPage(services.patients, services.workup)
+        self.patients = PatientsPage(services.patients, services.workup, services.pregnancy)
+        self.worklist_page = WorklistPage(services)
+        self.worklist_page.open_requested.connect(self.open_worklist_item)
         self.review_page = ReviewPage(services.workup)
         self.review_page.open_patient_requested.connect(self.open_patient)
         self.users_page = UsersPage(services)
@@ -101,17 +105,7 @@ class MainWindow(QMainWindow):
         actor = self.services.session.actor
         is_admin = actor is not None and actor.can(Permission.VIEW_AUDIT)
         entries: list[tuple[str, str, QWidget]] = [
-            (
-                "worklist",
-                tr("Worklist"),
-                _placeholder(
-                    tr("Worklist"),
-                    tr(
-                        "Today's scans, swabs, stop dates and results to review will appear here when "
-                        "pregnancy plans and follow-ups are added. Not available in this version."
-                    ),
-                ),
-            ),
+            ("worklist", tr("Worklist"), self.worklist_page),
             ("patients", tr("Patients"), self.patients),
         ]
         if actor is not None and actor.can(Permission.REVIEW_RESULTS):
@@ -153,10 +147,15 @@ class MainWindow(QMainWindow):
             self.nav.addItem(item)
             self.pages.addWidget(widget)
             self._page_keys.append(key)
-        self.nav.setCurrentRow(self._page_keys.index("patients"))
+        # Nurses and consultants start at the worklist (what is due today); others at the patient list.
+        start = "worklist" if actor is not None and actor.can(Permission.EDIT_PATIENTS) else "patients"
+        self.worklist_page.set_defaults(self.services.worklist.today())
+        self.nav.setCurrentRow(self._page_keys.index(start))
         # setCurrentRow emits nothing when the row does not change (or before the signal is connected):
         # keep the page in step explicitly.
         self.pages.setCurrentIndex(self.nav.currentRow())
+        if start == "worklist" and actor is not None:
+            self.worklist_page.load()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -206,7 +205,9 @@ class MainWindow(QMainWindow):
             return
         self.pages.setCurrentIndex(row)
         key = self._page_keys[row]
-        if key == "review":
+        if key == "worklist" and self.services.session.actor is not None:
+            self.worklist_page.load()
+        elif key == "review":
             self.review_page.load()
         elif key == "users":
             self.users_page.load()
@@ -221,6 +222,14 @@ class MainWindow(QMainWindow):
         # keep the page in step explicitly.
         self.pages.setCurrentIndex(self.nav.currentRow())
         self.patients.open_patient(patient_id)
+
+    def open_worklist_item(self, item: WorklistItem) -> None:
+        """Open the patient at the tab that shows the item, with the item selected."""
+        self.open_patient(item.patient_id)
+        view = self.patients.view
+        if self.patients.currentWidget() is view and view.record is not None and view.record.id == item.patient_id:
+            view.show_tab(item.tab)
+            view.pregnancy.select(item.ref_kind, item.ref_id)
 
     def on_find(self) -> None:
         self.nav.setCurrentRow(self._page_keys.index("patients"))

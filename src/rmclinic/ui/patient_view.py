@@ -33,8 +33,10 @@ from ..domain.patient import EXCISION_KINDS, SMOKING_VALUES, CervicalExcision, R
 from ..domain.search import parse_date_dmy
 from ..services.dto import PatientRecord
 from ..services.patients import PatientService
+from ..services.pregnancy import PregnancyService
 from ..services.workup import WorkupService
 from .common import ErrorLabel, add_field, format_date, parse_optional_float, tr
+from .current_pregnancy_tab import CurrentPregnancyTab
 from .patient_dialog import PatientDialog
 from .pregnancy_dialog import PregnancyDialog
 from .workup_tab import WorkupTab
@@ -50,10 +52,15 @@ class PatientView(QWidget):
     patient_saved = Signal(int)
     close_requested = Signal()
 
-    def __init__(self, service: PatientService, workup: WorkupService, parent: Any = None) -> None:
+    def __init__(
+        self, service: PatientService, workup: WorkupService, pregnancy: PregnancyService, parent: Any = None
+    ) -> None:
         super().__init__(parent)
         self._service = service
         self.workup = WorkupTab(workup)
+        self.pregnancy = CurrentPregnancyTab(pregnancy)
+        self.pregnancy.changed.connect(self._pregnancy_changed)
+        self._ended_count = 0
         self.record: PatientRecord | None = None
 
         outer = QVBoxLayout(self)
@@ -80,9 +87,14 @@ class PatientView(QWidget):
         self.summary.setAccessibleName(tr("Obstetric summary"))
         self.summary.setStyleSheet("QLabel { border: 1px solid palette(mid); padding: 6px; }")
         outer.addWidget(self.summary)
+        self.pregnancy_line = QLabel()
+        self.pregnancy_line.setTextFormat(Qt.TextFormat.PlainText)
+        self.pregnancy_line.setAccessibleName(tr("Current pregnancy"))
+        outer.addWidget(self.pregnancy_line)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._history_tab(), tr("&Obstetric history"))
+        self.tabs.addTab(self.pregnancy, tr("Current &pregnancy"))
         self.tabs.addTab(self.workup, tr("&Workup"))
         self.tabs.addTab(self._risk_tab(), tr("&Risk history"))
         self.tabs.addTab(self._details_tab(), tr("&Details"))
@@ -202,6 +214,41 @@ class PatientView(QWidget):
     def show_patient(self, patient_id: int) -> None:
         self.set_record(self._service.get(patient_id))
         self.workup.load(patient_id)
+        self.pregnancy.load(patient_id)
+        self._show_pregnancy_line()
+
+    def show_tab(self, name: str) -> None:
+        """Bring a tab to the front by name: "pregnancy", "workup" or "history"."""
+        widget = {"pregnancy": self.pregnancy, "workup": self.workup}.get(name)
+        self.tabs.setCurrentIndex(self.tabs.indexOf(widget) if widget is not None else 0)
+
+    def _show_pregnancy_line(self) -> None:
+        view = self.pregnancy.view
+        self._ended_count = len(view.ended) if view else 0
+        p = view.pregnancy if view else None
+        if p is None:
+            self.pregnancy_line.setText(tr("Not currently pregnant.") if view and view.sensitive else "")
+            self.pregnancy_line.setVisible(bool(view and view.sensitive))
+            return
+        ga = p.gestation_on(view.today) if view else None
+        active = (
+            [pl.display_name for pl in view.plans if pl.status.value == "active" and pl.pregnancy_id == p.id]
+            if view
+            else []
+        )
+        text = f"{tr('Current pregnancy')}: {ga or '—'}   ·   {tr('EDD')} {format_date(p.edd)}"
+        if active:
+            text += f"   ·   {tr('on')} {', '.join(active)}"
+        self.pregnancy_line.setText(text)
+        self.pregnancy_line.setVisible(True)
+
+    def _pregnancy_changed(self) -> None:
+        view = self.pregnancy.view
+        if view is not None and len(view.ended) != self._ended_count and self.record is not None:
+            self._saved(self._service.get(self.record.id))  # the outcome is now in the obstetric history
+        self._show_pregnancy_line()
+        if self.record is not None:
+            self.patient_saved.emit(self.record.id)
 
     def set_record(self, record: PatientRecord) -> None:
         self.record = record
@@ -303,6 +350,7 @@ class PatientView(QWidget):
         for w in (self.add_preg, self.edit_preg, self.remove_preg, self.save_risk, self.edit_details, self.archive):
             w.setVisible(allowed)
         self.workup.set_can_edit(allowed)
+        self.pregnancy.set_can_edit(allowed)
         self._can_edit = allowed
 
     def discard_unsaved(self) -> None:

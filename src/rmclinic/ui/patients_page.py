@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ..services.dto import PatientQuery
 from ..services.patients import PatientService
+from ..services.pregnancy import PregnancyService
 from ..services.workup import WorkupService
 from .common import tr
 from .patient_dialog import PatientDialog
@@ -32,7 +33,9 @@ SEARCH_DEBOUNCE_MS = 80  # coalesce fast typing; short enough to feel instant
 
 
 class PatientsPage(QStackedWidget):
-    def __init__(self, service: PatientService, workup: WorkupService, parent: Any = None) -> None:
+    def __init__(
+        self, service: PatientService, workup: WorkupService, pregnancy: PregnancyService, parent: Any = None
+    ) -> None:
         super().__init__(parent)
         self._service = service
         self.list_page = QWidget()
@@ -70,7 +73,7 @@ class PatientsPage(QStackedWidget):
         lay.addWidget(self.table, 1)
         self.addWidget(self.list_page)
 
-        self.view = PatientView(service, workup)
+        self.view = PatientView(service, workup, pregnancy)
         self.addWidget(self.view)
 
         self._debounce = QTimer(self)

@@ -1,0 +1,242 @@
+"""The nurses' start page: what is due across all patients for a day or a range, loaded off the UI thread.
+Enter (or a double click) opens the patient at the right tab; follow-ups can be marked done here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..domain.accounts import Permission
+from ..domain.errors import DomainError
+from ..domain.worklist import FOLLOW_UP_TYPES, TYPE_LABELS, TYPES
+from ..services.container import Services
+from ..services.worklist import WorklistItem
+from .common import DateField, ErrorLabel, format_date, tr
+from .followup_dialogs import ResultDialog
+from .tasks import run_in_background
+
+COLUMNS = ("Due", "Gestation", "Hospital no.", "Patient", "Type", "What")
+ALL, ALL_BUT_REVIEWS = "__all__", "__no_reviews__"
+Index = QModelIndex | QPersistentModelIndex
+
+
+class WorklistModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.items: list[WorklistItem] = []
+
+    def set_items(self, items: list[WorklistItem]) -> None:
+        self.beginResetModel()
+        self.items = items
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(self.items)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return tr(COLUMNS[section])
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        item = self.items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            col = index.column()
+            if col == 0:
+                return ("⚠ " if item.overdue else "") + format_date(item.due_date)
+            if col == 1:
+                return item.gestation or ""
+            if col == 2:
+                return item.hospital_number
+            if col == 3:
+                return item.patient_name
+            if col == 4:
+                return tr(TYPE_LABELS[item.type])
+            return item.description
+        if role == Qt.ItemDataRole.ForegroundRole and item.overdue:
+            return QBrush(QColor("#b00020"))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return item.description
+        return None
+
+
+class WorklistPage(QWidget):
+    open_requested = Signal(object)  # WorklistItem
+
+    def __init__(self, services: Services, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._services = services
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("<h2>" + tr("Worklist") + "</h2>"))
+        row = QHBoxLayout()
+        self.start = DateField()
+        self.start.setAccessibleName(tr("First day"))
+        self.start.setMaximumWidth(120)
+        label = QLabel(tr("&From"))
+        label.setBuddy(self.start)
+        row.addWidget(label)
+        row.addWidget(self.start)
+        self.days = QSpinBox()
+        self.days.setRange(1, 92)
+        self.days.setSuffix(tr(" day(s)"))
+        self.days.setAccessibleName(tr("Number of days"))
+        row.addWidget(self.days)
+        self.today_button = QPushButton(tr("&Today"))
+        self.today_button.clicked.connect(self.on_today_clicked)
+        row.addWidget(self.today_button)
+        self.week_button = QPushButton(tr("Next &7 days"))
+        self.week_button.clicked.connect(self.on_week_clicked)
+        row.addWidget(self.week_button)
+        self.type_filter = QComboBox()
+        self.type_filter.setAccessibleName(tr("Show"))
+        self.type_filter.addItem(tr("Everything"), ALL)
+        self.type_filter.addItem(tr("Everything but results to review"), ALL_BUT_REVIEWS)
+        self.type_filter.addItem(tr("Scans, swabs, tests and appointments"), ",".join(FOLLOW_UP_TYPES))
+        for t in TYPES:
+            self.type_filter.addItem(tr(TYPE_LABELS[t]), t)
+        row.addWidget(self.type_filter, 1)
+        self.refresh_button = QPushButton(tr("&Refresh"))
+        self.refresh_button.clicked.connect(self.load)
+        row.addWidget(self.refresh_button)
+        lay.addLayout(row)
+        self.error = ErrorLabel(self)
+        lay.addWidget(self.error)
+        self.status = QLabel()
+        self.status.setAccessibleName(tr("Worklist status"))
+        lay.addWidget(self.status)
+        self.model = WorklistModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName(tr("Worklist"))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.table.setTabKeyNavigation(False)
+        self.table.activated.connect(self.on_activated)
+        lay.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        self.open_button = QPushButton(tr("&Open patient"))
+        self.open_button.clicked.connect(lambda: self.on_activated(self.table.currentIndex()))
+        self.done_button = QPushButton(tr("Mark &done…"))
+        self.done_button.setToolTip(tr("Enter the result of the selected scan, swab, test or appointment"))
+        self.done_button.clicked.connect(self.on_done_clicked)
+        row.addWidget(self.open_button)
+        row.addWidget(self.done_button)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.loading = False
+        self.days.valueChanged.connect(self.load)
+        self.type_filter.currentIndexChanged.connect(self.load)
+        self.start.returnPressed.connect(self.load)
+
+    def set_defaults(self, today: dt.date) -> None:
+        """Today, one day; results to review only for those who review them."""
+        self.start.set_date(today)
+        actor = self._services.session.actor
+        reviews = actor is not None and actor.can(Permission.REVIEW_RESULTS)
+        self.type_filter.blockSignals(True)
+        self.type_filter.setCurrentIndex(self.type_filter.findData(ALL if reviews else ALL_BUT_REVIEWS))
+        self.type_filter.blockSignals(False)
+        self.done_button.setVisible(actor is not None and actor.can(Permission.EDIT_PATIENTS))
+
+    def _types(self) -> list[str] | None:
+        value = self.type_filter.currentData()
+        if value == ALL:
+            return None
+        if value == ALL_BUT_REVIEWS:
+            return [t for t in TYPES if t != "result_review"]
+        return str(value).split(",")
+
+    def on_today_clicked(self) -> None:
+        self.start.set_date(self._services.worklist.today())
+        self.days.setValue(1)
+        self.load()
+
+    def on_week_clicked(self) -> None:
+        self.start.set_date(self._services.worklist.today())
+        self.days.setValue(7)
+        self.load()
+
+    def load(self) -> None:
+        self.error.show_problem(None)
+        start, problem = self.start.date_or_problem()
+        if problem:
+            self.error.show_problem(problem)
+            self.start.setFocus()
+            return
+        days, types = self.days.value(), self._types()
+        self.loading = True
+        self.status.setText(tr("Loading…"))
+        self.refresh_button.setEnabled(False)
+        run_in_background(lambda: self._services.worklist.items(start, days, types), self._loaded, self._failed)
+
+    def _loaded(self, items: list[WorklistItem]) -> None:
+        self.loading = False
+        self.refresh_button.setEnabled(True)
+        self.model.set_items(items)
+        overdue = sum(1 for i in items if i.overdue)
+        self.status.setText(
+            tr("{n} items").format(n=len(items))
+            + (f"   ·   ⚠ {tr('{n} overdue').format(n=overdue)}" if overdue else "")
+        )
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        if items:
+            self.table.selectRow(0)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.loading = False
+        self.refresh_button.setEnabled(True)
+        self.status.setText("")
+        self.error.show_problem(str(exc) if isinstance(exc, DomainError) else tr("The worklist could not be loaded."))
+
+    def selected(self) -> WorklistItem | None:
+        idx = self.table.currentIndex()
+        return self.model.items[idx.row()] if idx.isValid() and idx.row() < len(self.model.items) else None
+
+    def on_activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.open_requested.emit(self.model.items[index.row()])
+
+    def on_done_clicked(self) -> None:
+        item = self.selected()
+        if item is None:
+            self.error.show_problem(tr("Select a row first."))
+            return
+        if item.type not in FOLLOW_UP_TYPES:
+            self.open_requested.emit(item)  # reviews, stops and steps are acted on in the patient's record
+            return
+        try:
+            view = self._services.pregnancy.view(item.patient_id)
+        except DomainError as e:
+            self.error.show_problem(str(e))
+            return
+        f = next((f for f in view.follow_ups if f.id == item.ref_id), None)
+        if f is None:
+            self.error.show_problem(tr("This follow-up no longer exists; refresh the list."))
+            return
+        dlg = ResultDialog(self._services.pregnancy, item.patient_id, f, view.edd_for(f.pregnancy_id), view.today, self)
+        if dlg.exec() and dlg.result_value is not None:
+            self.load()
