@@ -200,3 +200,32 @@ def test_milestones_and_permissions(services: Services) -> None:
         services.pregnancy.save_plan(pid, progesterone())
     with pytest.raises(ValidationError, match="Days"):
         services.worklist.items(TODAY, 0)
+
+
+def test_clinic_protocols_and_milestones_are_settings_that_must_cite_something(services: Services) -> None:
+    import json
+
+    act_as(services, Role.ADMIN, "admin")
+    weekly = {
+        "key": "cl_weekly",
+        "label": "Cervical length weekly, 16+0 to 20+0",
+        "kind": "cervical_length_scan",
+        "from": "16+0",
+        "to": "20+0",
+        "interval_days": 7,
+        "window_days": 1,
+        "source": "",
+    }
+    with pytest.raises(ValidationError, match="rests on"):
+        services.settings.set("followup_protocols", json.dumps([weekly]))
+    with pytest.raises(ValidationError, match="JSON|Expecting"):
+        services.settings.set("worklist_milestones", "[{")
+    services.settings.set("followup_protocols", json.dumps([{**weekly, "source": "Local protocol (Dr Lee, 2026)"}]))
+    act_as(services, Role.NURSE, "nina")
+    pid = services.patients.register(AMIRA).id
+    start(services, pid, 15 * 7)
+    assert [p.key for p in services.pregnancy.protocols()] == ["cl_weekly"]
+    view = services.pregnancy.schedule_series(pid, "cl_weekly")
+    assert [view.pregnancy.gestation_days_on(f.due_date) for f in view.follow_ups] == [112, 119, 126, 133, 140]  # type: ignore[union-attr]
+    with pytest.raises(ValidationError, match="Choose a protocol"):
+        services.pregnancy.schedule_series(pid, "cl_2weekly")

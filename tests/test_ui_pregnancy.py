@@ -196,6 +196,9 @@ def test_recording_a_loss_cancels_scans_and_uses_sensitive_wording(qtbot: QtBot,
     text = tab.status.text()
     assert "ended on 22/11/2026 (late miscarriage" in text and "care with wording" in text
     assert "EDD" not in text and "Today" not in text  # no antenatal wording
+    stop_cell = tab.plans.item(0, 4).text()  # type: ignore[union-attr]
+    assert stop_cell == "22/11/2026" and "+" not in stop_cell  # the stop date, with no gestation beside it
+    assert all(tab.follow_ups.item(r, 1).text() == "" for r in range(tab.follow_ups.rowCount()))  # type: ignore[union-attr]
     assert all(f.status is FollowUpStatus.CANCELLED for f in svc.pregnancy.view(pid).follow_ups)
     assert svc.patients.get(pid).summary.second_trimester_losses == 1
 

@@ -44,10 +44,19 @@ class PregnancyView:
     today: dt.date
 
     def edd_for(self, pregnancy_id: int | None) -> dt.date | None:
-        """The EDD that resolves a plan's or follow-up's gestations: only while that pregnancy is open."""
-        if pregnancy_id is not None and self.pregnancy is not None and self.pregnancy.id == pregnancy_id:
-            return self.pregnancy.edd
+        """The EDD that resolves a plan's or follow-up's gestation anchors (an ended pregnancy keeps its EDD)."""
+        for p in (self.pregnancy, *self.ended):
+            if p is not None and pregnancy_id is not None and p.id == pregnancy_id:
+                return p.edd
         return None
+
+    def gestation_label(self, pregnancy_id: int | None, day: dt.date) -> str:
+        """W+D on ``day`` for an item of the open pregnancy; empty otherwise (no antenatal wording after it ended)."""
+        p = self.pregnancy
+        if p is None or pregnancy_id is None or p.id != pregnancy_id:
+            return ""
+        ga = p.gestation_on(day)
+        return str(ga) if ga else ""
 
     @property
     def sensitive(self) -> bool:
@@ -294,8 +303,7 @@ class PregnancyService(ServiceBase):
     def _edd(self, uow: UnitOfWork, patient_id: int, pregnancy_id: int | None) -> dt.date | None:
         if pregnancy_id is None:
             return None
-        p = uow.pregnancy.get_pregnancy(patient_id, pregnancy_id)
-        return p.edd if p.is_open else None
+        return uow.pregnancy.get_pregnancy(patient_id, pregnancy_id).edd
 
     def save_plan(self, patient_id: int, plan: MedicationPlan, reason: str = "") -> PregnancyView:
         """Add a plan (``plan.id`` None) or change one; a change needs a reason and is kept in its history."""

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..domain.dating import METHOD_LABELS
+from ..domain.dating import METHOD_LABELS, gestation_days_on
 from ..domain.errors import DomainError
 from ..domain.followup import (
     FollowUp,
@@ -260,7 +260,7 @@ class CurrentPregnancyTab(QWidget):
             stop = plan.stop_date(edd)
             stop_text = "—"
             if stop is not None:
-                ga = view.pregnancy.gestation_on(stop) if edd and view.pregnancy else None
+                ga = view.gestation_label(plan.pregnancy_id, stop)
                 stop_text = format_date(stop) + (f" ({ga})" if ga else "")
             elif plan.stop is not None:
                 stop_text = str(plan.stop)
@@ -299,19 +299,16 @@ class CurrentPregnancyTab(QWidget):
         self._follow_ups = list(view.follow_ups)
         self.follow_ups.setRowCount(len(self._follow_ups))
         for r, f in enumerate(self._follow_ups):
-            edd = view.edd_for(f.pregnancy_id)
-            ga = view.pregnancy.gestation_on(f.due_date) if edd and view.pregnancy else None
+            ga = view.gestation_label(f.pregnancy_id, f.due_date)
             status = f"{STATUS_SYMBOLS[f.status]} {tr(f.status.value)}"
             warn = False
             if f.overdue(view.today):
                 status = f"⚠ {tr('overdue')}"
                 warn = True
             result = result_summary(f)
+            edd = view.edd_for(f.pregnancy_id)
             if f.kind is FollowUpKind.CERVICAL_LENGTH_SCAN and f.status is FollowUpStatus.DONE and edd:
-                short = short_cervix_text(
-                    f.cervical_length_mm,
-                    view.pregnancy.gestation_days_on(f.result_date or f.due_date) if view.pregnancy else None,
-                )
+                short = short_cervix_text(f.cervical_length_mm, gestation_days_on(edd, f.result_date or f.due_date))
                 if short:
                     result = f"{result}  {short}"
                     warn = True
