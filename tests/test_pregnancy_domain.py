@@ -311,3 +311,28 @@ def test_result_problems_per_kind() -> None:
     assert "cervical_length_mm" in result_problems(scan, today)
     assert FollowUp(FollowUpKind.SWAB, today - dt.timedelta(days=4), window_days=3).overdue(today)
     assert not FollowUp(FollowUpKind.SWAB, today - dt.timedelta(days=3), window_days=3).overdue(today)
+
+
+def test_a_taper_may_not_raise_the_single_dose_even_if_the_daily_total_falls() -> None:
+    plan = _prog(drug="dydrogesterone_oral", dose=10.0)
+    step = DoseStep(Anchor(date=dt.date(2026, 12, 20)), 30, Frequency.ALTERNATE_DAYS)  # 15 mg a day, 30 mg a dose
+    assert "increase" in plan_problems(with_taper(plan, (step,)), EDD)["taper.0.dose"]
+
+
+def test_default_dose_sources_never_claim_a_benefit_the_trials_did_not_show() -> None:
+    from rmclinic.domain.medication import default_source
+
+    assert "PRISM" in default_source("progesterone_vaginal", Indication.THREATENED_MISCARRIAGE)
+    assert "no benefit" in default_source("progesterone_vaginal", Indication.RM_NO_BLEEDING)
+    assert "no live-birth benefit" in default_source("levothyroxine", Indication.EUTHYROID_TPO_MISCARRIAGE)
+    assert "no live-birth benefit" in default_source("dalteparin", Indication.INHERITED_THROMBOPHILIA)
+    assert "RCOG 2023" in default_source("enoxaparin", Indication.APS)
+
+
+def test_redating_advice_is_only_against_lmp_dating() -> None:
+    lmp = date_entry(DatingMethod.LMP, dt.date(2026, 11, 1), lmp=dt.date(2026, 9, 20))
+    art = date_entry(
+        DatingMethod.EMBRYO_TRANSFER, dt.date(2026, 11, 1), transfer_date=dt.date(2026, 10, 7), embryo_age_days=5
+    )
+    assert dating.lmp_entry((lmp, art)) == lmp
+    assert dating.lmp_entry((art,)) is None

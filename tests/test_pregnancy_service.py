@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from conftest import act_as
@@ -12,9 +13,18 @@ from rmclinic.domain.accounts import Role
 from rmclinic.domain.dating import DatingMethod, date_entry
 from rmclinic.domain.errors import ConflictError, ValidationError
 from rmclinic.domain.followup import FollowUp, FollowUpKind, FollowUpStatus, SwabResult
-from rmclinic.domain.medication import Anchor, Frequency, Indication, MedicationPlan, PlanStatus, apply_template
+from rmclinic.domain.medication import (
+    Anchor,
+    DoseStep,
+    Frequency,
+    Indication,
+    MedicationPlan,
+    PlanStatus,
+    apply_template,
+)
 from rmclinic.domain.obstetric import Outcome
 from rmclinic.domain.patient import PatientData
+from rmclinic.domain.pregnancy import IupMethod
 from rmclinic.services.container import Services
 from rmclinic.services.dto import AuditFilter
 from rmclinic.services.session import PermissionDenied
@@ -29,10 +39,19 @@ def lmp_at(ga_days: int) -> dt.date:
     return TODAY - dt.timedelta(days=ga_days)
 
 
-def start(services: Services, pid: int, ga_today: int) -> int:
+def start(services: Services, pid: int, ga_today: int, confirm: bool = True) -> int:
+    """Start a pregnancy ``ga_today`` days along; with ``confirm``, an intrauterine pregnancy seen yesterday."""
     entry = date_entry(DatingMethod.LMP, TODAY, lmp=lmp_at(ga_today))
     view = services.pregnancy.start(pid, entry)
     assert view.pregnancy is not None and view.pregnancy.id is not None
+    if confirm:
+        p = view.pregnancy
+        services.pregnancy.update(
+            pid,
+            p.id,
+            p.version,
+            replace(p, iup_confirmed_on=TODAY - dt.timedelta(days=1), iup_method=IupMethod.TRANSVAGINAL),
+        )
     return view.pregnancy.id
 
 
@@ -190,10 +209,10 @@ def test_ending_with_a_loss_moves_to_history_and_cancels_antenatal_follow_ups(se
 
 def test_milestones_and_permissions(services: Services) -> None:
     pid = services.patients.register(AMIRA).id
-    start(services, pid, 16 * 7 - 3)  # reaches 16+0 in three days
+    start(services, pid, 11 * 7 - 1)  # reaches 11+2 in three days
     items = services.worklist.items(TODAY, 7, ["milestone"])
-    assert [(i.due_date, i.gestation) for i in items] == [(TODAY + dt.timedelta(days=3), "16+0")]
-    assert "NICE NG25" in items[0].description
+    assert [(i.due_date, i.gestation) for i in items] == [(TODAY + dt.timedelta(days=3), "11+2")]
+    assert "Dating-scan window" in items[0].description and "NICE antenatal care" in items[0].description
     act_as(services, Role.READ_ONLY, "viewer")
     assert services.worklist.items(TODAY, 7, ["milestone"])  # read-only users may look
     with pytest.raises(PermissionDenied):
@@ -218,7 +237,7 @@ def test_clinic_protocols_and_milestones_are_settings_that_must_cite_something(s
     }
     with pytest.raises(ValidationError, match="rests on"):
         services.settings.set("followup_protocols", json.dumps([weekly]))
-    with pytest.raises(ValidationError, match="JSON|Expecting"):
+    with pytest.raises(ValidationError, match=r"JSON|Expecting"):
         services.settings.set("worklist_milestones", "[{")
     services.settings.set("followup_protocols", json.dumps([{**weekly, "source": "Local protocol (Dr Lee, 2026)"}]))
     act_as(services, Role.NURSE, "nina")
@@ -229,3 +248,71 @@ def test_clinic_protocols_and_milestones_are_settings_that_must_cite_something(s
     assert [view.pregnancy.gestation_days_on(f.due_date) for f in view.follow_ups] == [112, 119, 126, 133, 140]  # type: ignore[union-attr]
     with pytest.raises(ValidationError, match="Choose a protocol"):
         services.pregnancy.schedule_series(pid, "cl_2weekly")
+
+
+def test_redating_moves_series_and_records_why_and_flags_plans_it_breaks(services: Services) -> None:
+    pid = services.patients.register(AMIRA).id
+    preg_id = start(services, pid, 15 * 7)
+    view = services.pregnancy.schedule_series(pid, "cl_2weekly")
+    # a hand-typed taper step by date, then a redating that puts the stop before it
+    plan = progesterone(stop=Anchor(gestation_days=16 * 7 + 5), indication=Indication.PRETERM_PREVIOUS_BIRTH)
+    step_day = lmp_at(15 * 7) + dt.timedelta(days=16 * 7 + 2)
+    plan = replace(plan, taper=(DoseStep(Anchor(date=step_day), 200, Frequency.TWICE_DAILY),))
+    view = services.pregnancy.save_plan(pid, plan)
+    first = next(f for f in view.follow_ups if f.status is FollowUpStatus.DUE)
+    assert first.id is not None
+    services.pregnancy.reschedule(pid, first.id, first.version, first.due_date + dt.timedelta(days=2), "Clinic closed")
+    p = services.pregnancy.view(pid).pregnancy
+    assert p is not None
+    scan = date_entry(DatingMethod.MANUAL, TODAY, "Fetal medicine unit", edd=p.edd - dt.timedelta(days=10))
+    view = services.pregnancy.redate(pid, preg_id, p.version, scan)
+    assert view.pregnancy is not None
+    due = [f for f in view.follow_ups if f.status is FollowUpStatus.DUE]
+    # every series item keeps its gestation (the rescheduled one keeps its 2 extra days)
+    assert sorted(view.pregnancy.gestation_days_on(f.due_date) for f in due) == [114, 126, 140, 154, 168]
+    assert all(f.history[-1].reason == "EDD changed: Fetal medicine unit" for f in due)
+    (saved,) = view.plans
+    assert saved.history[-1].reason == "EDD changed: Fetal medicine unit" and "dates moved" in saved.history[-1].summary
+    assert "stop" in view.plan_warnings[saved.id]  # type: ignore[index]
+    # the step now falls after the stop: never on the worklist
+    assert services.worklist.items(step_day, 1, ["taper_step"]) == []
+    # scheduling the series again adds nothing: every slot is taken, rescheduled or not
+    with pytest.raises(ValidationError, match="Nothing left"):
+        services.pregnancy.schedule_series(pid, "cl_2weekly")
+
+
+def test_an_early_stop_still_to_come_is_on_the_worklist_and_ending_cancels_unstarted_plans(
+    services: Services,
+) -> None:
+    pid = services.patients.register(AMIRA).id
+    preg_id = start(services, pid, 10 * 7)
+    view = services.pregnancy.save_plan(pid, progesterone(start=TODAY - dt.timedelta(days=3)))
+    plan = view.plans[0]
+    assert plan.id is not None
+    later = TODAY + dt.timedelta(days=5)
+    services.pregnancy.stop_plan(pid, plan.id, plan.version, later, "Side effects")
+    assert [i.type for i in services.worklist.items(later, 1, ["medication_stop"])] == ["medication_stop"]
+    services.pregnancy.save_plan(
+        pid,
+        MedicationPlan(
+            "enoxaparin", 40, Frequency.ONCE_DAILY, TODAY + dt.timedelta(days=7), Indication.VTE_PROPHYLAXIS
+        ),
+    )
+    p = services.pregnancy.view(pid).pregnancy
+    assert p is not None
+    view = services.pregnancy.end(pid, preg_id, p.version, Outcome.EARLY_MISCARRIAGE, TODAY)
+    lmwh = next(pl for pl in view.plans if pl.drug == "enoxaparin")
+    assert lmwh.status is PlanStatus.CANCELLED  # never begun: no dose after the loss
+
+
+def test_two_workstations_opening_a_pregnancy_at_once_get_a_clear_message(services: Services) -> None:
+    from rmclinic.domain.pregnancy import CurrentPregnancy
+
+    pid = services.patients.register(AMIRA).id
+    entry = date_entry(DatingMethod.LMP, TODAY, lmp=lmp_at(60))
+    factory = services.pregnancy._uow  # the race: both passed the "no open pregnancy" check
+    with factory() as uow:
+        uow.pregnancy.add_pregnancy(pid, CurrentPregnancy(None, (entry,)))
+        uow.commit()
+    with factory() as uow, pytest.raises(ValidationError, match="already has a current pregnancy"):
+        uow.pregnancy.add_pregnancy(pid, CurrentPregnancy(None, (entry,)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import Qt
@@ -17,6 +18,7 @@ from rmclinic.domain.followup import FollowUp, FollowUpKind, FollowUpStatus
 from rmclinic.domain.medication import Anchor, Frequency, Indication, MedicationPlan
 from rmclinic.domain.obstetric import Outcome
 from rmclinic.domain.patient import PatientData
+from rmclinic.domain.pregnancy import IupMethod
 from rmclinic.services.container import Services
 from rmclinic.ui.current_pregnancy_tab import CurrentPregnancyTab
 from rmclinic.ui.followup_dialogs import ResultDialog
@@ -40,8 +42,13 @@ def svc(sqlite_services: Services, qapp: object) -> Iterator[Services]:
 
 
 def pregnant_patient(svc: Services, ga_today: int) -> int:
+    """A pregnancy ``ga_today`` days along, intrauterine pregnancy seen on scan yesterday."""
     pid = svc.patients.register(AMIRA).id
-    svc.pregnancy.start(pid, date_entry(DatingMethod.LMP, TODAY, lmp=TODAY - dt.timedelta(days=ga_today)))
+    view = svc.pregnancy.start(pid, date_entry(DatingMethod.LMP, TODAY, lmp=TODAY - dt.timedelta(days=ga_today)))
+    p = view.pregnancy
+    assert p is not None and p.id is not None
+    seen = replace(p, iup_confirmed_on=TODAY - dt.timedelta(days=1), iup_method=IupMethod.TRANSVAGINAL)
+    svc.pregnancy.update(pid, p.id, p.version, seen)
     return pid
 
 
@@ -251,3 +258,79 @@ def test_worklist_mark_done_enters_the_result(qtbot: QtBot, svc: Services, monke
     assert page.model.items == []
     (f,) = svc.pregnancy.view(pid).follow_ups
     assert f.status is FollowUpStatus.DONE and f.swab_result is not None and f.history[-1].by == "nina"
+
+
+def test_no_acog_advice_against_art_dating_and_stop_defaults_follow_medicine_and_indication(
+    qtbot: QtBot, svc: Services
+) -> None:
+    pid = svc.patients.register(AMIRA).id
+    transfer = TODAY - dt.timedelta(days=40)
+    view = svc.pregnancy.start(
+        pid, date_entry(DatingMethod.EMBRYO_TRANSFER, TODAY, transfer_date=transfer, embryo_age_days=5)
+    )
+    assert view.pregnancy is not None
+    dlg = DatingDialog(svc.pregnancy, pid, TODAY, view.pregnancy)
+    qtbot.addWidget(dlg)
+    dlg.scan_date.set_date(TODAY)
+    qtbot.keyClicks(dlg.crl, "12")
+    assert "not dated by LMP" in dlg.preview.text() and "advised" not in dlg.preview.text()
+
+    plan = PlanDialog(svc.pregnancy, pid, view.pregnancy.edd, TODAY)
+    qtbot.addWidget(plan)
+    assert plan.stop.text() == "16+0"  # progesterone for threatened miscarriage: NICE NG126
+    plan.drug.setCurrentIndex(plan.drug.findData("levothyroxine"))
+    assert plan.stop.text() == "" and plan.stop_kind.currentData() == "none" and plan.stop_note.text() == ""
+    plan.drug.setCurrentIndex(plan.drug.findData("aspirin"))
+    plan.indication.setCurrentIndex(plan.indication.findData(Indication.APS.value))
+    assert plan.stop.text() == "34+0" and "RCOG 2023" in plan.stop_note.text()
+    plan.stop_kind.setCurrentIndex(plan.stop_kind.findData("none"))
+    plan.stop_kind.activated.emit(plan.stop_kind.currentIndex())  # the user's own choice
+    plan.indication.setCurrentIndex(plan.indication.findData(Indication.OTHER.value))
+    plan.indication.setCurrentIndex(plan.indication.findData(Indication.APS.value))
+    assert plan.stop_kind.currentData() == "none"  # not silently put back
+    plan.drug.setCurrentIndex(plan.drug.findData("progesterone_vaginal"))
+    plan.indication.setCurrentIndex(plan.indication.findData(Indication.RM_NO_BLEEDING.value))
+    assert "no benefit" in plan.source.text()
+
+
+def test_bleeding_notes_survive_an_edit_and_no_gestation_after_a_loss(qtbot: QtBot, svc: Services) -> None:
+    from rmclinic.domain.pregnancy import Bleeding, Severity
+    from rmclinic.ui.pregnancy_dialogs import DetailsDialog
+
+    pid = pregnant_patient(svc, 9 * 7)
+    p = svc.pregnancy.view(pid).pregnancy
+    assert p is not None and p.id is not None
+    bled = replace(p, bleeding=(Bleeding(TODAY - dt.timedelta(days=2), Severity.LIGHT, "after intercourse"),))
+    p = svc.pregnancy.update(pid, p.id, p.version, bled).pregnancy
+    assert p is not None
+    dlg = DetailsDialog(svc.pregnancy, pid, p)
+    qtbot.addWidget(dlg)
+    dlg.fetuses.setValue(2)
+    dlg.on_save_clicked()
+    saved = svc.pregnancy.view(pid).pregnancy
+    assert saved is not None and saved.fetuses == 2 and saved.bleeding[0].notes == "after intercourse"
+
+    svc.pregnancy.save_plan(
+        pid,
+        MedicationPlan(
+            "progesterone_vaginal",
+            400,
+            Frequency.TWICE_DAILY,
+            TODAY - dt.timedelta(days=2),
+            Indication.THREATENED_MISCARRIAGE,
+            Anchor(gestation_days=112),
+        ),
+    )
+    svc.pregnancy.end(pid, saved.id, saved.version, Outcome.EARLY_MISCARRIAGE, TODAY)  # type: ignore[arg-type]
+    tab = CurrentPregnancyTab(svc.pregnancy)
+    qtbot.addWidget(tab)
+    tab.load(pid)
+    tab.plans.selectRow(0)
+    shown: list[CalendarDialog] = []
+    CalendarDialog.exec = lambda self: shown.append(self) or 0  # type: ignore[method-assign, assignment, func-returns-value]
+    try:
+        tab.on_calendar_clicked()
+    finally:
+        del CalendarDialog.exec  # type: ignore[method-assign]
+    (cal,) = shown
+    assert all(cal.table.item(r, 1).text() == "" for r in range(cal.table.rowCount()))  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ from .persistence.backup import SqliteFiles
 from .persistence.db import describe, make_engine, resolve_url
 from .persistence.migrate import known_revisions, upgrade
 from .persistence.uow import unit_of_work_factory
+from .services.alerts import AlertService
 from .services.audit import AuditService
 from .services.auth import AuthService
 from .services.backup import BackupService
@@ -38,6 +39,7 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
     session = SessionContext(workstation=socket.gethostname()[:100] or "unknown")
     settings = SettingsService(uow, clk, session)
     workup = WorkupService(uow, clk, session)
+    alerts = AlertService(uow, clk, session, workup.catalogue)
     return Services(
         session=session,
         auth=AuthService(uow, clk, session),
@@ -56,7 +58,8 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
             backup_keep=lambda: settings.get_int("backup_keep"),
         ),
         workup=workup,
-        pregnancy=PregnancyService(uow, clk, session),
+        pregnancy=PregnancyService(uow, clk, session, alerts),
+        alerts=alerts,
         worklist=WorklistService(uow, clk, session),
         backend=engine.dialect.name,
         database_label=describe(resolved),

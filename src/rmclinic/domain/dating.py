@@ -10,12 +10,13 @@ the gestation on any date is the number of days since day 0 (evidence base §6).
   measurements. Br J Obstet Gynaecol 1975;82:702-10, doi:10.1111/j.1471-0528.1975.tb00710.x.
   rmclinic uses the **original published formula, GA (days) = 8.052 x sqrt(CRL mm) + 23.73**, without
   the 1.037 scale correction some software applies, rounded to the nearest whole day. Valid for about
-  6-14 weeks; rmclinic accepts CRL 5-84 mm (about 6+0 to 13+6; NICE's dating range tops out at 84 mm).
+  6-14 weeks; rmclinic accepts CRL 5-84 mm (about 6+0 to 14+0; NICE's dating range tops out at 84 mm).
 - Embryo transfer: fertilisation is day 14 of the LMP-equivalent cycle, so day 0 = transfer date -
   (embryo age in days + 14); a day-5 blastocyst gives EDD = transfer + 261 days.
 - Redating: ACOG Committee Opinion 700 (Obstet Gynecol 2017;129:e150-4, doi:10.1097/AOG.0000000000002046),
   table as verified in the evidence base §11: redate to ultrasound when the scan and the LMP dating differ
-  by more than the threshold for the gestation (by LMP) at the scan.
+  by more than the threshold for the gestation (by LMP) at the scan. The thresholds compare ultrasound
+  with LMP dating only, so advice is given only against an LMP-based EDD.
 """
 
 from __future__ import annotations
@@ -131,14 +132,14 @@ class RedatingAdvice:
         ga = GestationalAge(max(0, min(self.gestation_at_scan, MAX_GESTATION_DAYS)))
         verdict = "exceeds" if self.redate else "is within"
         return (
-            f"Scan and current dating differ by {abs(self.difference_days)} days at {ga}; this {verdict} the "
+            f"Scan and LMP dating differ by {abs(self.difference_days)} days at {ga}; this {verdict} the "
             f"{self.threshold_days}-day threshold (ACOG Committee Opinion 700)."
         )
 
 
 def redating_advice(current_edd: dt.date, scan_date: dt.date, scan_edd: dt.date) -> RedatingAdvice:
-    """Should a scan-based EDD replace the current (LMP-based) one? Only when the difference exceeds
-    the ACOG threshold for the gestation at the scan."""
+    """Should a scan-based EDD replace an LMP-based one? Only when the difference exceeds the ACOG threshold
+    for the gestation at the scan. ``current_edd`` must come from LMP dating (see ``lmp_entry``)."""
     ga = gestation_days_on(current_edd, scan_date)
     diff = (scan_edd - current_edd).days
     threshold = redating_threshold(ga)
@@ -265,6 +266,11 @@ def date_entry(
     if not reason.strip():
         raise ValueError("Say where this EDD comes from.")
     return DatingEntry(edd, method, recorded_on, reason, recorded_by)
+
+
+def lmp_entry(entries: tuple[DatingEntry, ...]) -> DatingEntry | None:
+    """The latest LMP dating, the only one the ACOG redating thresholds compare a scan with."""
+    return next((e for e in reversed(entries) if e.method is DatingMethod.LMP), None)
 
 
 def plausible_edd(edd: dt.date, today: dt.date) -> str | None:

@@ -273,6 +273,12 @@ def series_dates(protocol: SeriesProtocol, edd: dt.date, not_before: dt.date) ->
     return out
 
 
+def series_slot(protocol: SeriesProtocol, gestation_days: int) -> int:
+    """Which date of the series an item at this gestation stands for (nearest slot), so a rescheduled
+    item still counts as its slot when the series is scheduled again."""
+    return round((gestation_days - protocol.from_gestation) / protocol.interval_days)
+
+
 def build_series(
     protocol: SeriesProtocol, edd: dt.date, not_before: dt.date, pregnancy_id: int | None
 ) -> list[FollowUp]:

@@ -4,8 +4,8 @@ A plan is stored as the user entered it (a stop "at 16+0" stays a gestation), an
 dates through the pregnancy's EDD whenever it is shown, so redating moves every gestation-anchored date.
 
 Stop convention: the **stop date is the first day with no dose**. "Stop at 16+0" means the last dose is
-taken on 15+6 — the pregnancy has then completed 16 weeks of treatment cover (NICE NG126: "continue to
-16 completed weeks", evidence base §3.1). Both dates are always shown so nobody has to guess.
+taken on 15+6, the day before the pregnancy reaches 16 completed weeks of gestation (NICE NG126: "continue
+to 16 completed weeks", evidence base §3.1). Both dates are always shown so nobody has to guess.
 
 Tapering is allowed, never required: no trial compared tapering with stopping (evidence base §4.6).
 """
@@ -58,6 +58,11 @@ class Indication(StrEnum):
     LUTEAL_SUPPORT_ART = "luteal_support_art"
     PRETERM_SHORT_CERVIX = "preterm_prevention_short_cervix"
     PRETERM_PREVIOUS_BIRTH = "preterm_prevention_previous_preterm_birth"
+    INHERITED_THROMBOPHILIA = "inherited_thrombophilia_miscarriage_prevention"
+    VTE_PROPHYLAXIS = "vte_prophylaxis"
+    SUBCLINICAL_HYPOTHYROIDISM = "subclinical_hypothyroidism"
+    EUTHYROID_TPO_MISCARRIAGE = "euthyroid_tpo_antibodies_miscarriage_prevention"
+    UNEXPLAINED_RPL = "unexplained_rpl"
     OTHER = "other"
 
 
@@ -68,6 +73,11 @@ INDICATION_LABELS = {
     Indication.LUTEAL_SUPPORT_ART: "Luteal support after ART",
     Indication.PRETERM_SHORT_CERVIX: "Preterm-birth prevention: short cervix",
     Indication.PRETERM_PREVIOUS_BIRTH: "Preterm-birth prevention: previous preterm birth",
+    Indication.INHERITED_THROMBOPHILIA: "Inherited thrombophilia: miscarriage prevention",
+    Indication.VTE_PROPHYLAXIS: "Venous thromboembolism prophylaxis",
+    Indication.SUBCLINICAL_HYPOTHYROIDISM: "Subclinical hypothyroidism",
+    Indication.EUTHYROID_TPO_MISCARRIAGE: "Euthyroid with TPO antibodies: miscarriage prevention",
+    Indication.UNEXPLAINED_RPL: "Unexplained recurrent pregnancy loss",
     Indication.OTHER: "Other",
 }
 
@@ -198,11 +208,22 @@ DRUGS: dict[str, Drug] = {
             "TABLET (N Engl J Med 2019;380:1316-25): 50 micrograms daily",
         ),
         Drug("folic_acid", "Folic acid", None, "mg", Route.ORAL, (0.1, 10)),
+        # Immunotherapies (evidence base §3.6): recorded so the alert on their use outside research can fire.
+        # No ATC code is verified for them and doses vary by weight, so the unit is typed and unguarded.
+        Drug("ivig", "Intravenous immunoglobulin (IVIG)", None, "", Route.OTHER, (0, math.inf)),
+        Drug("g_csf", "G-CSF (filgrastim)", None, "", Route.SUBCUTANEOUS, (0, math.inf)),
+        Drug("intralipid", "Intralipid", None, "", Route.OTHER, (0, math.inf)),
+        Drug(
+            "tnf_inhibitor", "TNF-alpha inhibitor (adalimumab, etanercept)", None, "", Route.SUBCUTANEOUS, (0, math.inf)
+        ),
+        Drug("prednisolone", "Prednisolone", None, "mg", Route.ORAL, (1, 100)),
+        Drug("hydroxychloroquine", "Hydroxychloroquine", None, "mg", Route.ORAL, (100, 600)),
         Drug("other", "Other (free entry)", None, "", Route.OTHER, (0, math.inf)),
     )
 }
 PROGESTOGENS = frozenset(k for k, d in DRUGS.items() if d.progestogen)
 LMWH = frozenset({"enoxaparin", "dalteparin", "tinzaparin"})
+IMMUNOTHERAPIES = frozenset({"ivig", "g_csf", "intralipid", "tnf_inhibitor", "prednisolone", "hydroxychloroquine"})
 
 
 @dataclass(frozen=True)
@@ -291,6 +312,33 @@ class MedicationPlan:
         return planned
 
 
+def default_source(drug_key: str, indication: Indication) -> str:
+    """Where the default dose comes from, for this medicine *and* indication, without claiming a benefit the
+    evidence did not show (evidence base §3)."""
+    if drug_key == "progesterone_vaginal":
+        if indication is Indication.THREATENED_MISCARRIAGE:
+            return "PRISM (N Engl J Med 2019;380:1815-24) and NICE NG126: 400 mg twice daily"
+        if indication is Indication.RM_NO_BLEEDING:
+            return (
+                "PROMISE used 400 mg twice daily and found no benefit in recurrent miscarriage without bleeding; "
+                "NICE does not support this use"
+            )
+        return (
+            "The dose of the miscarriage trials (PRISM, PROMISE); no evidence for this indication in rmclinic's sources"
+        )
+    if drug_key == "levothyroxine":
+        if indication is Indication.EUTHYROID_TPO_MISCARRIAGE:
+            return "TABLET used 50 micrograms daily and found no live-birth benefit in euthyroid TPO-positive women"
+        return "The dose used in TABLET; choose the dose for this indication"
+    if drug_key in ("dalteparin", "tinzaparin", "enoxaparin"):
+        if indication is Indication.APS and drug_key == "enoxaparin":
+            return "RCOG 2023 (§7.2.1): enoxaparin 40 mg once daily with aspirin in APS"
+        if indication is Indication.INHERITED_THROMBOPHILIA:
+            return "The dose used in ALIFE2, which found no live-birth benefit in inherited thrombophilia"
+        return "A prophylactic dose used in ALIFE2 (Lancet 2023;402:54-61)"
+    return DRUGS[drug_key].default_source if drug_key in DRUGS else ""
+
+
 def describe_dose(dose: float, unit: str, frequency: Frequency) -> str:
     return f"{dose:g} {unit} {FREQUENCY_LABELS[frequency]}".replace("  ", " ")
 
@@ -370,7 +418,7 @@ def plan_problems(plan: MedicationPlan, edd: dt.date | None) -> dict[str, str]:
         return out
     if plan.drug == "other" and not plan.name.strip():
         out["name"] = "Enter the medicine's name."
-    if plan.drug == "other" and not plan.unit.strip():
+    if not drug.unit and not plan.unit.strip():
         out["unit"] = "Enter the unit of the dose."
     lo, hi = drug.dose_guard
 
@@ -389,6 +437,7 @@ def plan_problems(plan: MedicationPlan, edd: dt.date | None) -> dict[str, str]:
         elif stop <= plan.start:
             out["stop"] = f"The stop ({stop.isoformat()}) must be after the start ({plan.start.isoformat()})."
     previous_date, previous_daily = plan.start, plan.dose * DOSES_PER_DAY[plan.frequency]
+    previous_dose = plan.dose
     for i, step in enumerate(plan.taper):
         key = f"taper.{i}"
         check_dose(f"{key}.dose", step.dose)
@@ -404,9 +453,9 @@ def plan_problems(plan: MedicationPlan, edd: dt.date | None) -> dict[str, str]:
         elif stop is not None and when >= stop:
             out[f"{key}.start"] = f"Step {i + 1} starts on or after the stop ({stop.isoformat()})."
         daily = step.dose * DOSES_PER_DAY[step.frequency]
-        if f"{key}.dose" not in out and daily > previous_daily:
-            out[f"{key}.dose"] = "A taper must not increase the daily dose."
-        previous_date, previous_daily = max(previous_date, when), daily
+        if f"{key}.dose" not in out and (daily > previous_daily or step.dose > previous_dose):
+            out[f"{key}.dose"] = "A taper must not increase the dose (neither each dose nor the daily total)."
+        previous_date, previous_daily, previous_dose = max(previous_date, when), daily, step.dose
     if plan.taper and plan.stop is None:
         out["stop"] = "A taper needs a planned stop."
     if len(plan.notes) > 4000:

@@ -33,10 +33,10 @@ class Milestone:
         return {"at": str(GestationalAge(self.gestation_days)), "label": self.label, "source": self.source}
 
 
+# Only milestones that apply to every pregnancy are defaults. Cervical-length scanning is for women at risk
+# (NICE NG25; SMFM #40, evidence base §4.1, §4.4), so it is raised by the alert rules, not as a milestone.
 DEFAULT_MILESTONES: tuple[Milestone, ...] = (
     Milestone(11 * 7 + 2, "Dating-scan window opens (11+2 to 14+1)", "NICE antenatal care (2021)"),
-    Milestone(16 * 7, "Cervical-length window opens (16+0 to 24+0)", "NICE NG25"),
-    Milestone(24 * 7, "Cervical-length window closes", "NICE NG25"),
 )
 
 

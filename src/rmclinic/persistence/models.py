@@ -439,6 +439,32 @@ class FollowUpRec(Tracked, Base):
     )
 
 
+class AlertEventRec(Base):
+    """Append-only history of an alert: fired, acknowledged, overridden, snoozed, ended. An alert's status is
+    derived from its latest event for the same patient, rule, rule version and episode."""
+
+    __tablename__ = "alert_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    rule_id: Mapped[str] = mapped_column(String(16))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    episode: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    until: Mapped[dt.date | None] = mapped_column(Date)
+    username: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", ("fired", "acknowledged", "overridden", "snoozed", "ended")), name="kind"),
+        Index("ix_alert_event_patient_rule", "patient_id", "rule_id", "episode"),
+        Index("ix_alert_event_rule_kind", "rule_id", "kind"),
+    )
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table behind a record class: bulk inserts through it run as one executemany."""
     return cast(Table, model.__table__)

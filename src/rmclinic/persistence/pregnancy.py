@@ -34,6 +34,7 @@ from .models import (
     PatientRec,
     table_of,
 )
+from .repository import translate_errors
 
 # -- JSON helpers ------------------------------------------------------------------------------------
 
@@ -247,7 +248,8 @@ class SqlPregnancyRepository:
     def add_pregnancy(self, patient_id: int, p: CurrentPregnancy) -> int:
         rec = CurrentPregnancyRec(patient_id=patient_id, **pregnancy_values(p))
         self.s.add(rec)
-        self.s.flush()
+        with translate_errors():
+            self.s.flush()
         return rec.id
 
     def update_pregnancy(
@@ -303,9 +305,13 @@ class SqlPregnancyRepository:
         rec.steps = _steps(plan, edd)
         self.s.flush()
 
-    def refresh_dates(self, patient_id: int, pregnancy_id: int, edd: dt.date) -> int:
-        """Re-resolve gestation-anchored stops and steps of a pregnancy's plans after redating."""
-        n = 0
+    def refresh_dates(
+        self, patient_id: int, pregnancy_id: int, old_edd: dt.date, edd: dt.date, change: PlanChange
+    ) -> int:
+        """After redating: re-resolve gestation-anchored stops and steps of the pregnancy's plans, and move
+        its still-due series follow-ups (anchored to a gestation by their protocol) with the EDD. Each moved
+        record gets ``change`` in its history. Returns how many records moved."""
+        moved = 0
         q = (
             select(MedicationPlanRec)
             .where(MedicationPlanRec.patient_id == patient_id, MedicationPlanRec.pregnancy_id == pregnancy_id)
@@ -313,12 +319,35 @@ class SqlPregnancyRepository:
         )
         for rec in self.s.scalars(q):
             plan = _plan(rec)
+            before = (rec.stop_date, [st.start_date for st in rec.steps])
             rec.stop_date = plan.stop_date(edd)
             for step_rec, step in zip(rec.steps, plan.taper, strict=True):
                 step_rec.start_date = step.start.resolve(edd)
-            n += 1
+            if before != (rec.stop_date, [st.start_date for st in rec.steps]):
+                note = PlanChange(
+                    change.at,
+                    change.by,
+                    change.reason,
+                    f"dates moved with the EDD: stop {before[0]} -> {rec.stop_date}",
+                )
+                rec.history = changes_to_json((*plan.history, note))
+                moved += 1
+        shift = edd - old_edd
+        fq = select(FollowUpRec).where(
+            FollowUpRec.patient_id == patient_id,
+            FollowUpRec.pregnancy_id == pregnancy_id,
+            FollowUpRec.status == FollowUpStatus.DUE.value,
+            FollowUpRec.protocol != "",
+        )
+        for f in self.s.scalars(fq):
+            if shift:
+                old = f.due_date
+                f.due_date = old + shift
+                note_f = FollowUpChange(change.at, change.by, change.reason, f"due {old} -> {f.due_date} with the EDD")
+                f.history = changes_to_json((*_changes(f.history, FollowUpChange), note_f))
+                moved += 1
         self.s.flush()
-        return n
+        return moved
 
     # -- follow-ups -------------------------------------------------------------------------------------
 
@@ -441,8 +470,9 @@ class SqlPregnancyRepository:
             for f, hosp, family, given, edd in self.s.execute(q)
         ]
 
-    def worklist_plan_events(self, start: dt.date, end: dt.date) -> list[WorklistRow]:
-        """Active plans whose stop or a taper step falls in [start, end]."""
+    def worklist_plan_events(self, start: dt.date, end: dt.date, today: dt.date) -> list[WorklistRow]:
+        """Plans whose stop or a taper step falls in [start, end]: active plans, and plans a clinician has
+        stopped early from a date still to come (a stop already in effect needs no reminder)."""
         plan_cols = (
             MedicationPlanRec,
             PatientRec.hospital_number,
@@ -457,7 +487,13 @@ class SqlPregnancyRepository:
                 CurrentPregnancyRec,
                 and_(CurrentPregnancyRec.id == MedicationPlanRec.pregnancy_id, CurrentPregnancyRec.ended_on.is_(None)),
             )
-            .where(MedicationPlanRec.status == PlanStatus.ACTIVE.value, PatientRec.archived_at.is_(None))
+            .where(
+                or_(
+                    MedicationPlanRec.status == PlanStatus.ACTIVE.value,
+                    and_(MedicationPlanRec.status == PlanStatus.STOPPED.value, MedicationPlanRec.stop_date > today),
+                ),
+                PatientRec.archived_at.is_(None),
+            )
         )
         out: list[WorklistRow] = []
         stops = base.where(MedicationPlanRec.stop_date >= start, MedicationPlanRec.stop_date <= end)
@@ -480,7 +516,12 @@ class SqlPregnancyRepository:
         steps = (
             base.add_columns(MedicationStepRec.start_date, MedicationStepRec.seq)
             .join(MedicationStepRec, MedicationStepRec.plan_id == MedicationPlanRec.id)
-            .where(MedicationStepRec.start_date >= start, MedicationStepRec.start_date <= end)
+            .where(
+                MedicationStepRec.start_date >= start,
+                MedicationStepRec.start_date <= end,
+                # a step on or after the stop (an early stop, or a redating) is never taken
+                or_(MedicationPlanRec.stop_date.is_(None), MedicationStepRec.start_date < MedicationPlanRec.stop_date),
+            )
             .options(selectinload(MedicationPlanRec.steps))
         )
         for plan, hosp, family, given, edd, step_date, seq in self.s.execute(steps):

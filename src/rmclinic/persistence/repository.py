@@ -12,13 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..domain.errors import ConflictError, DuplicateError, NotFoundError
+from ..domain.errors import ConflictError, DuplicateError, NotFoundError, ValidationError
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
 from ..domain.search import SearchTerm
 from ..domain.text import fold, prefix_upper_bound
 from ..services.dto import PatientPage, PatientRecord, PatientRow, PregnancyRecord
 from .models import (
+    AlertEventRec,
     CervicalExcisionRec,
     CurrentPregnancyRec,
     DrugAllergyRec,
@@ -129,6 +130,8 @@ def translate_errors() -> Iterator[None]:
             raise DuplicateError("hospital_number", "This hospital number is already registered.") from e
         if "nhs_number" in msg:
             raise DuplicateError("nhs_number", "This NHS number is already registered.") from e
+        if "current_pregnancy" in msg:  # the partial unique index: one open pregnancy per patient
+            raise ValidationError.single("dating", "This patient already has a current pregnancy.") from e
         raise
 
 
@@ -370,6 +373,7 @@ class SqlPatientRepository:
         """Remove every patient (demo-data --force only); children go first for the foreign keys."""
         n = self.count()
         for model in (
+            AlertEventRec,
             MedicationStepRec,
             MedicationPlanRec,
             FollowUpRec,

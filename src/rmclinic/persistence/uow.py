@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..services.ports import UnitOfWorkFactory
 from .accounts import SqlSettingsRepository, SqlUserRepository
+from .alerts import SqlAlertRepository
 from .audit import SqlAuditLog
 from .db import WRITER_OPTIONS
 from .pregnancy import SqlPregnancyRepository
@@ -26,6 +27,7 @@ class SqlUnitOfWork:
     settings: SqlSettingsRepository
     workup: SqlWorkupRepository
     pregnancy: SqlPregnancyRepository
+    alerts: SqlAlertRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
@@ -38,6 +40,7 @@ class SqlUnitOfWork:
         self.settings = SqlSettingsRepository(self.session)
         self.workup = SqlWorkupRepository(self.session)
         self.pregnancy = SqlPregnancyRepository(self.session)
+        self.alerts = SqlAlertRepository(self.session)
         return self
 
     def __exit__(

@@ -175,7 +175,9 @@ class SqlWorkupRepository:
                 PatientRec.given_name,
             )
             .join(PatientRec, PatientRec.id == WorkupItemRec.patient_id)
-            .where(WorkupItemRec.status == "resulted", WorkupItemRec.sample_date <= end)
+            .where(
+                WorkupItemRec.status == "resulted", WorkupItemRec.sample_date <= end, PatientRec.archived_at.is_(None)
+            )
             .group_by(
                 WorkupItemRec.patient_id, PatientRec.hospital_number, PatientRec.family_name, PatientRec.given_name
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .alerts import AlertService
 from .audit import AuditService
 from .auth import AuthService
 from .backup import BackupService
@@ -31,6 +32,7 @@ class Services:
     workup: WorkupService
     pregnancy: PregnancyService
     worklist: WorklistService
+    alerts: AlertService
     backend: str  # "sqlite" or "postgresql"
     database_label: str  # the URL without its password, for the status bar and messages
     close: Callable[[], None]

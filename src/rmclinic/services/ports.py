@@ -10,12 +10,13 @@ from typing import Any, Protocol
 from ..domain.accounts import Actor, Role
 from ..domain.audit import AuditEntry, AuditEvent, ChainReport
 from ..domain.followup import FollowUp
-from ..domain.medication import MedicationPlan
+from ..domain.medication import MedicationPlan, PlanChange
 from ..domain.obstetric import PreviousPregnancy
 from ..domain.patient import Partner, PatientData, RiskHistory
 from ..domain.pregnancy import CurrentPregnancy
 from ..domain.search import SearchTerm
 from ..domain.workup import HistoryEntry, WorkupItem
+from ..rules.lifecycle import AlertEvent
 from .dto import AuditFilter, PatientPage, PatientRecord, PatientRow, ReviewRow, UserRecord, WorklistRow
 
 
@@ -151,7 +152,9 @@ class PregnancyRepository(Protocol):
         self, patient_id: int, plan_id: int, version: int, plan: MedicationPlan, edd: dt.date | None
     ) -> None: ...
 
-    def refresh_dates(self, patient_id: int, pregnancy_id: int, edd: dt.date) -> int: ...
+    def refresh_dates(
+        self, patient_id: int, pregnancy_id: int, old_edd: dt.date, edd: dt.date, change: PlanChange
+    ) -> int: ...
 
     def follow_ups(self, patient_id: int) -> list[FollowUp]: ...
 
@@ -170,9 +173,19 @@ class PregnancyRepository(Protocol):
 
     def worklist_follow_ups(self, start: dt.date, end: dt.date, overdue_from: dt.date) -> list[WorklistRow]: ...
 
-    def worklist_plan_events(self, start: dt.date, end: dt.date) -> list[WorklistRow]: ...
+    def worklist_plan_events(self, start: dt.date, end: dt.date, today: dt.date) -> list[WorklistRow]: ...
 
     def open_pregnancies_with_edd(self, ranges: Sequence[tuple[dt.date, dt.date]]) -> list[WorklistRow]: ...
+
+
+class AlertRepository(Protocol):
+    def events(self, patient_id: int) -> list[AlertEvent]: ...
+
+    def add(self, patient_id: int, events: Sequence[AlertEvent]) -> None: ...
+
+    def add_many(self, rows: Sequence[tuple[int, AlertEvent]]) -> None: ...
+
+    def counts(self) -> list[tuple[str, str, str, str, int]]: ...
 
 
 class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
@@ -184,6 +197,7 @@ class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     settings: SettingsRepository
     workup: WorkupRepository
     pregnancy: PregnancyRepository
+    alerts: AlertRepository
 
     def commit(self) -> None: ...
 

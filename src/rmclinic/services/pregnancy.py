@@ -4,11 +4,12 @@ follow-ups. Every change is audited; every plan and follow-up change keeps its r
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
+from ..domain.clock import Clock
 from ..domain.dating import DatingEntry, plausible_edd
 from ..domain.errors import ValidationError
 from ..domain.followup import (
@@ -24,13 +25,16 @@ from ..domain.followup import (
     result_problems,
     result_summary,
     schedule_problems,
+    series_slot,
 )
 from ..domain.medication import MedicationPlan, PlanChange, PlanStatus, plan_problems, summary
 from ..domain.obstetric import Conception, Outcome, TissueGenetics
 from ..domain.pregnancy import SENSITIVE_OUTCOMES, CurrentPregnancy, end_problems, pregnancy_problems, to_history
 from ..domain.typecheck import text_problem
+from .alerts import AlertService, Override
 from .base import ServiceBase
-from .ports import UnitOfWork
+from .ports import UnitOfWork, UnitOfWorkFactory
+from .session import SessionContext
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class PregnancyView:
     plans: tuple[MedicationPlan, ...]
     follow_ups: tuple[FollowUp, ...]
     today: dt.date
+    plan_warnings: dict[int, str] = field(default_factory=dict)  # active plans made inconsistent (e.g. by redating)
 
     def edd_for(self, pregnancy_id: int | None) -> dt.date | None:
         """The EDD that resolves a plan's or follow-up's gestation anchors (an ended pregnancy keeps its EDD)."""
@@ -69,6 +74,12 @@ def _event(action: Action, entity: str, entity_id: int, patient_id: int, changes
 
 
 class PregnancyService(ServiceBase):
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, clock: Clock, session: SessionContext, alerts: AlertService | None = None
+    ) -> None:
+        super().__init__(uow_factory, clock, session)
+        self._alerts = alerts
+
     # -- reading --------------------------------------------------------------------------------------
 
     def view(self, patient_id: int) -> PregnancyView:
@@ -80,12 +91,21 @@ class PregnancyService(ServiceBase):
     def _view(self, uow: UnitOfWork, patient_id: int) -> PregnancyView:
         all_p = uow.pregnancy.pregnancies(patient_id)
         open_p = next((p for p in all_p if p.is_open), None)
+        plans = tuple(uow.pregnancy.plans(patient_id))
+        edds = {p.id: p.edd for p in all_p}
+        warnings = {}
+        for plan in plans:
+            if plan.status is PlanStatus.ACTIVE and plan.id is not None:
+                problems = plan_problems(plan, edds.get(plan.pregnancy_id) if plan.pregnancy_id else None)
+                if problems:
+                    warnings[plan.id] = " ".join(problems.values())
         return PregnancyView(
             open_p,
             tuple(p for p in all_p if not p.is_open),
-            tuple(uow.pregnancy.plans(patient_id)),
+            plans,
             tuple(uow.pregnancy.follow_ups(patient_id)),
             self._clock.today(),
+            warnings,
         )
 
     def protocols(self) -> tuple[SeriesProtocol, ...]:
@@ -150,7 +170,8 @@ class PregnancyService(ServiceBase):
             new = replace(p, dating=(*p.dating, entry))
             self._check_pregnancy(new, self._clock.today())
             uow.pregnancy.update_pregnancy(patient_id, pregnancy_id, version, new)
-            moved = uow.pregnancy.refresh_dates(patient_id, pregnancy_id, entry.edd)
+            note = PlanChange(self._clock.now(), actor.username, f"EDD changed: {entry.reason}", "")
+            moved = uow.pregnancy.refresh_dates(patient_id, pregnancy_id, p.edd, entry.edd, note)
             self._audit(
                 uow,
                 actor,
@@ -162,7 +183,7 @@ class PregnancyService(ServiceBase):
                     {
                         "edd": [p.edd.isoformat(), entry.edd.isoformat()],
                         "reason": [None, entry.reason],
-                        "plans_redated": [None, moved],
+                        "records_moved": [None, moved],
                     },
                 ),
             )
@@ -276,22 +297,29 @@ class PregnancyService(ServiceBase):
                 for plan in uow.pregnancy.plans(patient_id):
                     if plan.pregnancy_id == pregnancy_id and plan.status is PlanStatus.ACTIVE:
                         assert plan.id is not None
-                        stop_day = max(ended_on, plan.start + dt.timedelta(days=1))
                         planned = plan.stop_date(p.edd)
-                        if planned is not None and planned <= stop_day:
+                        if planned is not None and planned <= ended_on:
                             continue  # finished by the time the pregnancy ended
-                        change = PlanChange(now, actor.username, reason, f"stopped from {stop_day.isoformat()}")
+                        if plan.start >= ended_on:  # not begun yet: never to be taken
+                            status, stopped_on, text = PlanStatus.CANCELLED, None, "cancelled"
+                        else:
+                            status, stopped_on, text = PlanStatus.STOPPED, ended_on, f"stopped from {ended_on}"
+                        change = PlanChange(now, actor.username, reason, text)
                         new_plan = replace(
                             plan,
-                            status=PlanStatus.STOPPED,
-                            stopped_on=stop_day,
+                            status=status,
+                            stopped_on=stopped_on,
                             stop_reason=reason,
                             history=(*plan.history, change),
                         )
                         uow.pregnancy.update_plan(patient_id, plan.id, plan.version, new_plan, p.edd)
                         events.append(
                             _event(
-                                Action.UPDATE, "medication_plan", plan.id, patient_id, {"status": ["active", "stopped"]}
+                                Action.UPDATE,
+                                "medication_plan",
+                                plan.id,
+                                patient_id,
+                                {"status": ["active", status.value]},
                             )
                         )
             self._audit(uow, actor, *events)
@@ -305,8 +333,12 @@ class PregnancyService(ServiceBase):
             return None
         return uow.pregnancy.get_pregnancy(patient_id, pregnancy_id).edd
 
-    def save_plan(self, patient_id: int, plan: MedicationPlan, reason: str = "") -> PregnancyView:
-        """Add a plan (``plan.id`` None) or change one; a change needs a reason and is kept in its history."""
+    def save_plan(
+        self, patient_id: int, plan: MedicationPlan, reason: str = "", override: Override | None = None
+    ) -> PregnancyView:
+        """Add a plan (``plan.id`` None) or change one; a change needs a reason and is kept in its history.
+        A critical alert the plan would raise (e.g. progesterone without a confirmed intrauterine pregnancy)
+        blocks the save — nothing is written — unless a consultant gives ``override``."""
         actor = self._actor(Permission.EDIT_PATIENTS)
         now = self._clock.now()
         with self._uow() as uow:
@@ -346,6 +378,8 @@ class PregnancyService(ServiceBase):
                         {"plan": [summary(old, edd), change.summary], "reason": [None, reason]},
                     ),
                 )
+            if self._alerts is not None:
+                self._alerts.check_blocking(uow, patient_id, "plan", actor, override)
             uow.commit()
             return self._view(uow, patient_id)
 
@@ -430,16 +464,19 @@ class PregnancyService(ServiceBase):
             current = uow.pregnancy.open_pregnancy(patient_id)
             if current is None:
                 raise ValidationError.single("protocol", "A series needs a current, dated pregnancy.")
-            existing = {
-                (f.protocol, f.due_date)
+            # a slot of the series is taken by any item of the protocol near its gestation, even if rescheduled
+            taken = {
+                series_slot(protocol, current.gestation_days_on(f.due_date))
                 for f in uow.pregnancy.follow_ups(patient_id)
-                if f.pregnancy_id == current.id and f.status is not FollowUpStatus.CANCELLED
+                if f.pregnancy_id == current.id
+                and f.protocol == protocol.key
+                and f.status is not FollowUpStatus.CANCELLED
             }
             change = FollowUpChange(self._clock.now(), actor.username, "Scheduled", protocol.label)
             items = [
                 replace(f, history=(change,))
                 for f in build_series(protocol, current.edd, today, current.id)
-                if (f.protocol, f.due_date) not in existing
+                if series_slot(protocol, current.gestation_days_on(f.due_date)) not in taken
             ]
             if not items:
                 raise ValidationError.single("protocol", "Nothing left to schedule: the series is in place or past.")

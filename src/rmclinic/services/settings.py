@@ -11,6 +11,7 @@ from ..domain.audit import Action, AuditEvent
 from ..domain.errors import ValidationError
 from ..domain.followup import DEFAULT_PROTOCOLS, parse_protocols
 from ..domain.worklist import DEFAULT_MILESTONES, parse_milestones
+from .alerts import parse_rule_settings, shipped_rule_set
 from .base import ServiceBase
 from .catalogue import check_additions, check_protocol
 
@@ -65,6 +66,13 @@ SPECS = {
             "Pregnancy milestones shown on the worklist (JSON list)",
             json.dumps([m.to_json() for m in DEFAULT_MILESTONES], ensure_ascii=False, indent=1),
             lambda v: _parses(parse_milestones, v),
+        ),
+        SettingSpec(
+            "rule_settings",
+            'Alert rules: disabled rules and tuned parameters (JSON, e.g. {"disabled": ["R38"], '
+            '"parameters": {"R14": {"tsh_threshold": 2.5}}}; bounds in the evidence library)',
+            "",
+            lambda v: _parses(lambda t: parse_rule_settings(t, shipped_rule_set()), v),
         ),
         SettingSpec(
             "catalogue_additions",

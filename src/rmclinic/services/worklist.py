@@ -101,7 +101,7 @@ class WorklistService(ServiceBase):
             if wanted & set(FollowUpKind):
                 rows += [r for r in uow.pregnancy.worklist_follow_ups(start, end, OVERDUE_FROM) if r.type in wanted]
             if wanted & {"taper_step", "medication_stop"}:
-                rows += [r for r in uow.pregnancy.worklist_plan_events(start, end) if r.type in wanted]
+                rows += [r for r in uow.pregnancy.worklist_plan_events(start, end, today) if r.type in wanted]
             if milestones:
                 ranges = [milestone_edd_range(m, start, end) for m in milestones]
                 rows += uow.pregnancy.open_pregnancies_with_edd(ranges)

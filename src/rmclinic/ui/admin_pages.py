@@ -276,7 +276,7 @@ class AuditPage(QWidget):
             self.error.show_problem(str(e))
 
 
-MULTILINE_SETTINGS = frozenset({"catalogue_additions", "followup_protocols", "worklist_milestones"})
+MULTILINE_SETTINGS = frozenset({"catalogue_additions", "followup_protocols", "worklist_milestones", "rule_settings"})
 
 
 class SettingsPage(QWidget):

@@ -165,6 +165,15 @@ class CurrentPregnancyTab(QWidget):
     def load(self, patient_id: int) -> None:
         self.patient_id = patient_id
         self.banner.show_problem(None)
+        # never show (or act on) the previous patient's pregnancy while this one loads or if it fails
+        self.view = None
+        self._plans: list[MedicationPlan] = []
+        self._follow_ups: list[FollowUp] = []
+        self.plans.setRowCount(0)
+        self.follow_ups.setRowCount(0)
+        self.status.setText("")
+        for b in self.findChildren(QPushButton):
+            b.setVisible(False)
         try:
             protocols = self._service.protocols()
             self.protocol.clear()
@@ -265,6 +274,8 @@ class CurrentPregnancyTab(QWidget):
             elif plan.stop is not None:
                 stop_text = str(plan.stop)
             dose = describe_dose(plan.dose, plan.display_unit, plan.frequency)
+            route = (plan.route or plan.drug_def.route).value
+            dose += f" ({tr(route)})"
             if plan.taper:
                 steps = "; ".join(
                     f"{tr('from')} {s.start}: {describe_dose(s.dose, plan.display_unit, s.frequency)}"
@@ -272,7 +283,10 @@ class CurrentPregnancyTab(QWidget):
                 )
                 dose += f"  ↘ {tr('taper')}: {steps}"
             status = tr(plan.status.value)
-            if plan.status is PlanStatus.ACTIVE and stop is not None and stop <= view.today:
+            warning = view.plan_warnings.get(plan.id or -1)
+            if warning:
+                status = f"⚠ {tr('check')}: {warning}"
+            elif plan.status is PlanStatus.ACTIVE and stop is not None and stop <= view.today:
                 status = tr("finished")
             elif plan.status is not PlanStatus.ACTIVE and plan.stop_reason:
                 status += f" ({plan.stop_reason})"
@@ -286,7 +300,9 @@ class CurrentPregnancyTab(QWidget):
             ]
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
-                item.setToolTip(self._plan_history(plan))
+                item.setToolTip(self._plan_history(plan) + (f"\n{plan.notes}" if plan.notes else ""))
+                if warning and c == 5:
+                    item.setForeground(WARN)
                 self.plans.setItem(r, c, item)
         self.plans.resizeColumnsToContents()
         self.plans.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
@@ -365,7 +381,11 @@ class CurrentPregnancyTab(QWidget):
         assert self.patient_id is not None and self.view is not None and self.view.pregnancy is not None
         p = self.view.pregnancy
         assert p.id is not None
-        pending = self._service.pending_on_end(self.patient_id, p.id)
+        try:
+            pending = self._service.pending_on_end(self.patient_id, p.id)
+        except DomainError as e:
+            self.banner.show_problem(str(e))
+            return
         self._run(EndDialog(self._service, self.patient_id, p, self.view.today, pending, self))
 
     def on_add_plan_clicked(self) -> None:
@@ -384,14 +404,24 @@ class CurrentPregnancyTab(QWidget):
             )
             return
         edd = self.view.edd_for(plan.pregnancy_id)
-        self._run(PlanDialog(self._service, self.patient_id, edd, self.view.today, plan, self))
+        self._run(
+            PlanDialog(
+                self._service, self.patient_id, edd, self.view.today, plan, self, self._is_current(plan.pregnancy_id)
+            )
+        )
 
     def on_calendar_clicked(self) -> None:
         plan = self.selected_plan()
         if not self._need(plan, tr("Select a plan first.")):
             return
         assert plan is not None and self.view is not None
-        CalendarDialog(plan, self.view.edd_for(plan.pregnancy_id), self.view.today, self).exec()
+        edd = self.view.edd_for(plan.pregnancy_id)
+        CalendarDialog(plan, edd, self.view.today, self, self._is_current(plan.pregnancy_id)).exec()
+
+    def _is_current(self, pregnancy_id: int | None) -> bool:
+        """Gestations are shown only for the pregnancy that is still going on."""
+        p = self.view.pregnancy if self.view else None
+        return p is not None and p.id == pregnancy_id
 
     def on_stop_plan_clicked(self) -> None:
         plan = self.selected_plan()

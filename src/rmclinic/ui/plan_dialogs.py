@@ -34,13 +34,17 @@ from ..domain.medication import (
     DRUGS,
     FREQUENCY_LABELS,
     INDICATION_LABELS,
+    LMWH,
+    PROGESTOGENS,
     TAPER_TEMPLATES,
     Anchor,
     DoseStep,
     Frequency,
     Indication,
     MedicationPlan,
+    Route,
     apply_template,
+    default_source,
     describe_dose,
     dose_calendar,
     plan_problems,
@@ -50,11 +54,16 @@ from ..services.pregnancy import PregnancyService
 from .common import DateField, format_date, tr
 from .forms import FormDialog, Problems, read_date, read_float, read_gestation
 
-# Cited defaults for the planned stop, by indication (the prescriber can change them).
-DEFAULT_STOPS = {
-    Indication.THREATENED_MISCARRIAGE: ("16+0", "NICE NG126: continue to 16 completed weeks"),
-    Indication.APS: ("34+0", "RCOG 2023 (§7.2.1): aspirin + heparin until at least 34 weeks"),
-}
+
+def default_stop(drug: str, indication: Indication) -> tuple[str, str] | None:
+    """A cited default planned stop for this medicine and indication (the prescriber can change it)."""
+    if indication is Indication.THREATENED_MISCARRIAGE and drug in PROGESTOGENS:
+        return "16+0", "NICE NG126: continue to 16 completed weeks"
+    if indication is Indication.APS and (drug == "aspirin" or drug in LMWH):
+        return "34+0", "RCOG 2023 (§7.2.1): aspirin + heparin until at least 34 weeks"
+    return None
+
+
 STOP_GESTATION, STOP_DATE, STOP_NONE = "gestation", "date", "none"
 
 
@@ -90,9 +99,11 @@ class PlanDialog(FormDialog):
         today: dt.date,
         existing: MedicationPlan | None = None,
         parent: Any = None,
+        show_gestation: bool = True,
     ) -> None:
         super().__init__(tr("Change medication plan") if existing else tr("New medication plan"), parent)
         self._service, self._pid, self._edd, self._today, self._existing = service, patient_id, edd, today, existing
+        self._show_gestation = show_gestation  # never after the pregnancy has ended
         self.setMinimumWidth(620)
         self.drug = QComboBox()
         for d in DRUGS.values():
@@ -112,6 +123,10 @@ class PlanDialog(FormDialog):
         row.addWidget(self.frequency)
         self.add("dose", tr("&Dose, unit, how often *"), dose_row)
         self.errors["unit"] = self.errors["dose"]
+        self.route = QComboBox()
+        for r in Route:
+            self.route.addItem(tr(r.value), r.value)
+        self.add("route", tr("Ro&ute"), self.route)
         self.source = QLabel()
         self.source.setWordWrap(True)
         self.form.addRow("", self.source)
@@ -184,7 +199,9 @@ class PlanDialog(FormDialog):
         self._stop_touched = existing is not None
         self.drug.currentIndexChanged.connect(self.on_drug_changed)
         self.indication.currentIndexChanged.connect(self.on_indication_changed)
+        self._auto_stop: str | None = None
         self.stop.textEdited.connect(lambda _t: setattr(self, "_stop_touched", True))
+        self.stop_kind.activated.connect(lambda _i: setattr(self, "_stop_touched", True))
         for w in (self.dose, self.stop, self.start):
             w.textChanged.connect(self.update_preview)
         self.stop_kind.currentIndexChanged.connect(self.update_preview)
@@ -194,7 +211,6 @@ class PlanDialog(FormDialog):
             self._fill(existing)
         else:
             self.on_drug_changed()
-            self.on_indication_changed()
         self.update_preview()
 
     # -- filling ---------------------------------------------------------------------------------
@@ -206,7 +222,7 @@ class PlanDialog(FormDialog):
         self.name.setText(p.name)
         self.dose.setText(f"{p.dose:g}")
         self.unit.setText(p.display_unit)
-        self.unit.setReadOnly(p.drug != "other")
+        self.unit.setReadOnly(bool(DRUGS[p.drug].unit) if p.drug in DRUGS else False)
         self.name.setEnabled(p.drug == "other")
         self.frequency.setCurrentIndex(self.frequency.findData(p.frequency.value))
         self.indication.blockSignals(True)
@@ -221,27 +237,44 @@ class PlanDialog(FormDialog):
         for step in p.taper:
             self.add_step_row(step)
         self.notes.setPlainText(p.notes)
-        self.source.setText(DRUGS[p.drug].default_source if p.drug in DRUGS else "")
+        self.route.setCurrentIndex(
+            self.route.findData((p.route or DRUGS[p.drug].route).value if p.drug in DRUGS else "other")
+        )
+        self.route.setEnabled(p.drug in DRUGS and DRUGS[p.drug].route is Route.OTHER)
+        self._show_source()
 
     def on_drug_changed(self) -> None:
         d = DRUGS[self.drug.currentData()]
         self.name.setEnabled(d.key == "other")
-        self.unit.setReadOnly(d.key != "other")
+        self.unit.setReadOnly(bool(d.unit))
         self.unit.setText(d.unit)
+        self.route.setCurrentIndex(self.route.findData(d.route.value))
+        self.route.setEnabled(d.route is Route.OTHER)
         if d.default_dose is not None:
             self.dose.setText(f"{d.default_dose:g}")
             self.frequency.setCurrentIndex(self.frequency.findData(d.default_frequency.value))
-        self.source.setText(tr("Default from: ") + d.default_source if d.default_source else "")
+        self._show_source()
+        self.on_indication_changed()
+
+    def _show_source(self) -> None:
+        text = default_source(self.drug.currentData(), Indication(self.indication.currentData()))
+        self.source.setText(tr("Dose: ") + text if text else "")
 
     def on_indication_changed(self) -> None:
+        self._show_source()
         if self._stop_touched:
             return
-        default = DEFAULT_STOPS.get(Indication(self.indication.currentData()))
+        default = default_stop(self.drug.currentData(), Indication(self.indication.currentData()))
         if default:
             self.stop_kind.setCurrentIndex(self.stop_kind.findData(STOP_GESTATION))
             self.stop.setText(default[0])
+            self._auto_stop = default[0]
             self.stop_note.setText(tr("Default stop from: ") + default[1])
         else:
+            if self._auto_stop is not None and self.stop.text().strip() == self._auto_stop:
+                self.stop.clear()  # the previous default does not apply to this medicine or indication
+                self.stop_kind.setCurrentIndex(self.stop_kind.findData(STOP_NONE))
+            self._auto_stop = None
             self.stop_note.setText("")
 
     def add_step_row(self, step: DoseStep | None) -> None:
@@ -304,7 +337,8 @@ class PlanDialog(FormDialog):
             base,
             drug=self.drug.currentData(),
             name=self.name.text().strip() if self.drug.currentData() == "other" else "",
-            unit=self.unit.text().strip() if self.drug.currentData() == "other" else "",
+            unit="" if DRUGS[self.drug.currentData()].unit else self.unit.text().strip(),
+            route=Route(self.route.currentData()) if DRUGS[self.drug.currentData()].route is Route.OTHER else None,
             dose=dose,
             frequency=Frequency(self.frequency.currentData()),
             indication=Indication(self.indication.currentData()),
@@ -330,7 +364,7 @@ class PlanDialog(FormDialog):
         last = stop - dt.timedelta(days=1)
 
         def ga(d: dt.date) -> str:
-            g = gestation_on(self._edd, d) if self._edd else None
+            g = gestation_on(self._edd, d) if self._edd and self._show_gestation else None
             return f" ({g})" if g else ""
 
         self.preview.setText(
@@ -361,7 +395,9 @@ def _float(text: str) -> float:
 class CalendarDialog(QDialog):
     """Every day of the plan: date, gestation and dose, taper days marked in words."""
 
-    def __init__(self, plan: MedicationPlan, edd: dt.date | None, today: dt.date, parent: Any = None) -> None:
+    def __init__(
+        self, plan: MedicationPlan, edd: dt.date | None, today: dt.date, parent: Any = None, show_gestation: bool = True
+    ) -> None:
         super().__init__(parent)
         self.today_row: int | None = None
         self.setWindowTitle(tr("Dose calendar: {name}").format(name=plan.display_name))
@@ -378,7 +414,8 @@ class CalendarDialog(QDialog):
                 dose = tr("no dose (rest day)")
             else:
                 dose = describe_dose(d.dose, plan.display_unit, d.frequency) + (f"  — {tr('taper')}" if d.taper else "")
-            for c, text in enumerate((d.date.strftime("%a %d/%m/%Y"), str(d.gestation or ""), dose)):
+            gestation = str(d.gestation or "") if show_gestation else ""
+            for c, text in enumerate((d.date.strftime("%a %d/%m/%Y"), gestation, dose)):
                 cell = QTableWidgetItem(("▶ " if d.date == today and c == 0 else "") + text)
                 if d.date == today:
                     font = cell.font()

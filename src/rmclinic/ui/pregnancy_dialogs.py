@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,7 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..domain.dating import METHOD_LABELS, DatingEntry, DatingMethod, date_entry, gestation_on, redating_advice
+from ..domain.dating import (
+    METHOD_LABELS,
+    DatingEntry,
+    DatingMethod,
+    date_entry,
+    gestation_on,
+    lmp_entry,
+    redating_advice,
+)
 from ..domain.followup import FollowUp
 from ..domain.medication import MedicationPlan
 from ..domain.obstetric import GENETICS_LABELS, OUTCOME_LABELS, Conception, Outcome, TissueGenetics
@@ -157,13 +166,20 @@ class DatingDialog(FormDialog):
         ga = gestation_on(entry.edd, self._today)
         text = f"{tr('EDD')} {format_date(entry.edd)}   ·   {tr('today')} {ga if ga else '—'}"
         if self._current is not None and entry.method is DatingMethod.CRL and entry.scan_date:
-            advice = redating_advice(self._current.edd, entry.scan_date, entry.edd)
-            text += "\n" + ("⚠ " if advice.redate else "✓ ") + advice.explain()
-            text += " " + (
-                tr("Redating is advised.")
-                if advice.redate
-                else tr("Keep the current EDD unless there is another reason.")
-            )
+            lmp = lmp_entry(self._current.dating)
+            if lmp is None:
+                text += "\n" + tr(
+                    "The ACOG redating thresholds compare a scan with LMP dating; this pregnancy is not dated by "
+                    "LMP, so no threshold advice is given."
+                )
+            else:
+                advice = redating_advice(lmp.edd, entry.scan_date, entry.edd)
+                text += "\n" + ("⚠ " if advice.redate else "✓ ") + advice.explain()
+                text += " " + (
+                    tr("Redating is advised.")
+                    if advice.redate
+                    else tr("Keep the LMP-based EDD unless there is another reason.")
+                )
         self.preview.setText(text)
 
     def submit(self) -> Any:
@@ -230,7 +246,9 @@ class DetailsDialog(FormDialog):
     def _add_bleeding_row(self, b: Bleeding | None) -> None:
         r = self.bleeding.rowCount()
         self.bleeding.insertRow(r)
-        self.bleeding.setItem(r, 0, QTableWidgetItem(format_date(b.date) if b else ""))
+        cell = QTableWidgetItem(format_date(b.date) if b else "")
+        cell.setData(Qt.ItemDataRole.UserRole, b.notes if b else "")  # notes travel with the row
+        self.bleeding.setItem(r, 0, cell)
         combo = QComboBox()
         for s, label in SEVERITY_LABELS.items():
             combo.addItem(tr(label), s.value)
@@ -256,7 +274,8 @@ class DetailsDialog(FormDialog):
                 continue
             combo = self.bleeding.cellWidget(r, 1)
             assert isinstance(combo, QComboBox)
-            episodes.append(Bleeding(day, Severity(combo.currentData())))
+            notes = item.data(Qt.ItemDataRole.UserRole) if item else ""
+            episodes.append(Bleeding(day, Severity(combo.currentData()), notes or ""))
         p.raise_if_any()
         method = self.iup_method.currentData()
         details = CurrentPregnancy(

@@ -147,6 +147,7 @@ class WorklistPage(QWidget):
         row.addStretch(1)
         lay.addLayout(row)
         self.loading = False
+        self._request = 0
         self.days.valueChanged.connect(self.load)
         self.type_filter.currentIndexChanged.connect(self.load)
         self.start.returnPressed.connect(self.load)
@@ -170,13 +171,16 @@ class WorklistPage(QWidget):
         return str(value).split(",")
 
     def on_today_clicked(self) -> None:
-        self.start.set_date(self._services.worklist.today())
-        self.days.setValue(1)
-        self.load()
+        self._show_range(1)
 
     def on_week_clicked(self) -> None:
+        self._show_range(7)
+
+    def _show_range(self, days: int) -> None:
         self.start.set_date(self._services.worklist.today())
-        self.days.setValue(7)
+        self.days.blockSignals(True)  # one load, not two
+        self.days.setValue(days)
+        self.days.blockSignals(False)
         self.load()
 
     def load(self) -> None:

@@ -1,0 +1,71 @@
+"""Alert events in SQL: appended, read per patient in the order written, and counted for analytics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..rules.lifecycle import AlertEvent, EventKind
+from .accounts import _aware
+from .models import AlertEventRec, table_of
+
+
+def _event(r: AlertEventRec) -> AlertEvent:
+    return AlertEvent(
+        rule_id=r.rule_id,
+        rule_version=r.rule_version,
+        episode=r.episode,
+        kind=EventKind(r.kind),
+        at=_aware(r.at) or r.at,
+        username=r.username,
+        role=r.role,
+        reason_code=r.reason_code,
+        comment=r.comment,
+        until=r.until,
+    )
+
+
+def _row(patient_id: int, e: AlertEvent) -> dict[str, object]:
+    return {
+        "patient_id": patient_id,
+        "rule_id": e.rule_id,
+        "rule_version": e.rule_version,
+        "episode": e.episode,
+        "kind": e.kind.value,
+        "reason_code": e.reason_code,
+        "comment": e.comment,
+        "until": e.until,
+        "username": e.username,
+        "role": e.role,
+        "at": e.at,
+    }
+
+
+class SqlAlertRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def events(self, patient_id: int) -> list[AlertEvent]:
+        q = select(AlertEventRec).where(AlertEventRec.patient_id == patient_id).order_by(AlertEventRec.id)
+        return [_event(r) for r in self.s.scalars(q)]
+
+    def add(self, patient_id: int, events: Sequence[AlertEvent]) -> None:
+        if events:
+            self.s.execute(table_of(AlertEventRec).insert(), [_row(patient_id, e) for e in events])
+
+    def add_many(self, rows: Sequence[tuple[int, AlertEvent]]) -> None:
+        if rows:
+            self.s.execute(table_of(AlertEventRec).insert(), [_row(pid, e) for pid, e in rows])
+
+    def counts(self) -> list[tuple[str, str, str, str, int]]:
+        """(rule id, kind, role, reason code, count) over every patient: the basis of alert analytics."""
+        q = (
+            select(
+                AlertEventRec.rule_id, AlertEventRec.kind, AlertEventRec.role, AlertEventRec.reason_code, func.count()
+            )
+            .group_by(AlertEventRec.rule_id, AlertEventRec.kind, AlertEventRec.role, AlertEventRec.reason_code)
+            .order_by(AlertEventRec.rule_id, AlertEventRec.kind)
+        )
+        return [(r, k, role, code, n) for r, k, role, code, n in self.s.execute(q)]

@@ -1,0 +1,123 @@
+"""Everything the rules may read about one patient, as plain immutable data (no I/O), with the helpers the
+rules share. ``as_of`` gives the record as it was known on a past date, so alerts can be re-evaluated then."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from ..domain.dating import gestation_days_on
+from ..domain.followup import FollowUp, FollowUpKind, FollowUpStatus
+from ..domain.investigations import Catalogue
+from ..domain.medication import MedicationPlan, PlanStatus
+from ..domain.obstetric import LOSS_OUTCOMES, ObstetricSummary, Outcome, PreviousPregnancy, summarise
+from ..domain.patient import RiskHistory
+from ..domain.pregnancy import CurrentPregnancy
+from ..domain.workup import WorkupItem
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    hospital_number: str
+    history: tuple[PreviousPregnancy, ...]
+    risk: RiskHistory
+    workup: tuple[WorkupItem, ...]
+    catalogue: Catalogue
+    pregnancy: CurrentPregnancy | None = None  # open on the evaluation date
+    ended: tuple[CurrentPregnancy, ...] = ()
+    plans: tuple[MedicationPlan, ...] = ()
+    follow_ups: tuple[FollowUp, ...] = ()
+
+    # -- as of a date -----------------------------------------------------------------------------
+
+    def as_of(self, on: dt.date) -> Snapshot:
+        """The record as known on ``on``: later results, plans, losses and pregnancies are left out."""
+        history = tuple(p for p in self.history if (p.date or dt.date(p.year, 1, 1)) <= on)
+        workup = tuple(i for i in self.workup if i.sample_date is None or i.sample_date <= on)
+        pregs = [p for p in (self.pregnancy, *self.ended) if p is not None and p.dating[0].recorded_on <= on]
+        open_p = next((p for p in pregs if p.ended_on is None or p.ended_on > on), None)
+        if open_p is not None and open_p.ended_on is not None:
+            open_p = replace(open_p, ended_on=None, outcome=None, sensitive=False)
+        ended = tuple(p for p in pregs if p.ended_on is not None and p.ended_on <= on)
+        plans = tuple(p for p in self.plans if p.start <= on)
+        return replace(self, history=history, workup=workup, pregnancy=open_p, ended=ended, plans=plans)
+
+    # -- history ------------------------------------------------------------------------------------
+
+    @property
+    def summary(self) -> ObstetricSummary:
+        return summarise(self.history)
+
+    @property
+    def meets_rm_definition(self) -> bool:
+        s = self.summary
+        return s.meets_eshre or s.meets_rcog
+
+    def losses(self) -> list[PreviousPregnancy]:
+        return sorted((p for p in self.history if p.outcome in LOSS_OUTCOMES), key=lambda p: p.sort_key)
+
+    def previous_miscarriages(self) -> int:
+        return sum(1 for p in self.history if p.outcome in (Outcome.EARLY_MISCARRIAGE, Outcome.LATE_MISCARRIAGE))
+
+    # -- workup ---------------------------------------------------------------------------------------
+
+    def results(self, investigation_id: str) -> list[WorkupItem]:
+        """Resulted items of one investigation, oldest sample first."""
+        return sorted(
+            (i for i in self.workup if i.investigation_id == investigation_id and i.has_result),
+            key=lambda i: (i.sample_date or dt.date.min, i.id or 0),
+        )
+
+    def latest(self, investigation_id: str) -> WorkupItem | None:
+        found = self.results(investigation_id)
+        return found[-1] if found else None
+
+    def has_result(self, *investigation_ids: str) -> bool:
+        return any(self.results(i) for i in investigation_ids)
+
+    def requested_or_done(self, investigation_id: str) -> list[WorkupItem]:
+        return [i for i in self.workup if i.investigation_id == investigation_id]
+
+    # -- medication and follow-ups --------------------------------------------------------------------
+
+    def edd_for(self, pregnancy_id: int | None) -> dt.date | None:
+        for p in (self.pregnancy, *self.ended):
+            if p is not None and p.id == pregnancy_id:
+                return p.edd
+        return None
+
+    def active_plans(self, on: dt.date) -> list[MedicationPlan]:
+        """Plans being taken on ``on``: active, started, and not yet at their stop."""
+        out = []
+        for p in self.plans:
+            if p.status is PlanStatus.CANCELLED or p.start > on:
+                continue
+            stop = p.stop_date(self.edd_for(p.pregnancy_id))
+            if stop is not None and stop <= on:
+                continue
+            out.append(p)
+        return out
+
+    def pregnancy_plans(self) -> list[MedicationPlan]:
+        p = self.pregnancy
+        return [] if p is None else [pl for pl in self.plans if pl.pregnancy_id == p.id]
+
+    def gestation_days(self, on: dt.date) -> int | None:
+        return None if self.pregnancy is None else gestation_days_on(self.pregnancy.edd, on)
+
+    def cl_scans(self) -> list[FollowUp]:
+        """Cervical-length scans done in the open pregnancy, oldest first."""
+        p = self.pregnancy
+        if p is None:
+            return []
+        return sorted(
+            (
+                f
+                for f in self.follow_ups
+                if f.kind is FollowUpKind.CERVICAL_LENGTH_SCAN
+                and f.status is FollowUpStatus.DONE
+                and f.pregnancy_id == p.id
+                and f.cervical_length_mm is not None
+            ),
+            key=lambda f: f.result_date or f.due_date,
+        )

@@ -1,0 +1,356 @@
+"""Evidence-linked alerts: evaluation on the patient's current data (or as of a past date), responses
+(acknowledge, override with a coded reason, snooze), critical alerts that block the action causing them,
+the evidence library, clinic rule settings and analytics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ..domain.accounts import Actor, Permission
+from ..domain.audit import Action, AuditEvent
+from ..domain.errors import DomainError, ValidationError
+from ..domain.investigations import Catalogue
+from ..domain.typecheck import text_problem
+from ..paths import resource
+from ..rules.engine import evaluate, load_rule_set
+from ..rules.lifecycle import AlertEvent, EventKind, OverrideReason, Status, history_of, status_of, transitions
+from ..rules.model import Alert, RuleSet, Severity
+from ..rules.snapshot import Snapshot
+from .base import ServiceBase
+from .ports import UnitOfWork, UnitOfWorkFactory
+from .session import PermissionDenied, SessionContext
+
+
+@cache
+def shipped_rule_set() -> RuleSet:
+    with resource("evidence", "rules.json").open(encoding="utf-8") as f:
+        rules = json.load(f)
+    with resource("evidence", "references.json").open(encoding="utf-8") as f:
+        refs = json.load(f)
+    return load_rule_set(rules, refs)
+
+
+@dataclass(frozen=True)
+class AlertView:
+    alert: Alert
+    status: Status
+    response: AlertEvent | None
+    history: tuple[AlertEvent, ...]
+
+    def to_json(self, hospital_number: str) -> dict[str, Any]:
+        a = self.alert
+        out: dict[str, Any] = {
+            "patient": hospital_number,
+            "rule_id": a.rule.id,
+            "rule_version": a.rule.version,
+            "rule_set_version": a.rule_set_version,
+            "severity": a.severity.value,
+            "title": a.rule.title,
+            "message": a.message,
+            "because": list(a.because),
+            "citations": [c.to_json() for c in a.rule.citations],
+            "status": self.status.value,
+            "episode": a.episode,
+            "evidence_strength": a.rule.strength,
+        }
+        if a.rule.unverified:
+            out["unverified"] = a.rule.unverified
+        if a.rule.conflict:
+            out["conflicting_evidence"] = a.rule.conflict
+        if self.response is not None:
+            out["response"] = {
+                "kind": self.response.kind.value,
+                "by": self.response.username,
+                "reason_code": self.response.reason_code or None,
+                "comment": self.response.comment,
+                "until": self.response.until.isoformat() if self.response.until else None,
+            }
+        return out
+
+
+class CriticalAlertBlocked(DomainError):
+    """A critical alert stops the save that caused it until a consultant overrides it with a reason."""
+
+    def __init__(self, alerts: Sequence[Alert]) -> None:
+        self.alerts = tuple(alerts)
+        titles = "; ".join(a.rule.title for a in alerts)
+        super().__init__(f"Not saved: {titles}. A consultant may override with a reason.")
+
+
+@dataclass(frozen=True)
+class Override:
+    reason_code: OverrideReason
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    disabled: frozenset[str]
+    parameters: Mapping[str, Mapping[str, float]]
+
+
+def parse_rule_settings(text: str, rule_set: RuleSet) -> RuleSettings:
+    """The clinic's rule settings (JSON): ``{"disabled": [ids], "parameters": {id: {name: value}}}``. Every
+    parameter must stay within the bounds its citation allows. Raises ValueError with a plain message."""
+    if not text.strip():
+        return RuleSettings(frozenset(), {})
+    raw = json.loads(text)
+    if not isinstance(raw, dict):
+        raise ValueError("Rule settings must be a JSON object.")
+    known = {r.id: r for r in rule_set.rules}
+    disabled = raw.get("disabled", [])
+    if not isinstance(disabled, list) or any(d not in known for d in disabled):
+        raise ValueError(f"'disabled' must list rule ids, e.g. {sorted(known)[:3]}.")
+    params: dict[str, dict[str, float]] = {}
+    for rid, values in (raw.get("parameters") or {}).items():
+        if rid not in known or not isinstance(values, dict):
+            raise ValueError(f"Unknown rule {rid!r} in 'parameters'.")
+        specs = {p.name: p for p in known[rid].parameters}
+        for name, value in values.items():
+            spec = specs.get(name)
+            if spec is None:
+                raise ValueError(f"Rule {rid} has no parameter {name!r}.")
+            if not isinstance(value, int | float) or not spec.minimum <= value <= spec.maximum:
+                raise ValueError(
+                    f"{rid} {name} must be {spec.minimum:g} to {spec.maximum:g} {spec.unit} ({spec.citation})."
+                )
+            params.setdefault(rid, {})[name] = float(value)
+    return RuleSettings(frozenset(disabled), params)
+
+
+def build_snapshot(uow: UnitOfWork, patient_id: int, catalogue: Catalogue) -> tuple[str, Snapshot]:
+    record = uow.patients.get(patient_id)
+    pregs = uow.pregnancy.pregnancies(patient_id)
+    open_p = next((p for p in pregs if p.is_open), None)
+    snap = Snapshot(
+        hospital_number=record.data.hospital_number,
+        history=tuple(record.data.pregnancies),
+        risk=record.data.risk,
+        workup=tuple(uow.workup.for_patient(patient_id)),
+        catalogue=catalogue,
+        pregnancy=open_p,
+        ended=tuple(p for p in pregs if not p.is_open),
+        plans=tuple(uow.pregnancy.plans(patient_id)),
+        follow_ups=tuple(uow.pregnancy.follow_ups(patient_id)),
+    )
+    return record.data.hospital_number, snap
+
+
+class AlertService(ServiceBase):
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Any,
+        session: SessionContext,
+        catalogue: Callable[[], Catalogue],
+        rule_set: RuleSet | None = None,
+    ) -> None:
+        super().__init__(uow_factory, clock, session)
+        self._catalogue = catalogue
+        self._rule_set = rule_set
+
+    # -- the rule set ---------------------------------------------------------------------------------
+
+    def rule_set(self) -> RuleSet:
+        return self._rule_set or shipped_rule_set()
+
+    def rule_settings(self, uow: UnitOfWork | None = None) -> RuleSettings:
+        if uow is None:
+            with self._uow(read_only=True) as own:
+                text = own.settings.get("rule_settings") or ""
+        else:
+            text = uow.settings.get("rule_settings") or ""
+        try:
+            return parse_rule_settings(text, self.rule_set())
+        except (ValueError, TypeError):
+            return RuleSettings(frozenset(), {})  # validated when saved; a stale value must not stop alerts
+
+    def _evaluate(self, uow: UnitOfWork, patient_id: int, on: dt.date) -> tuple[str, list[Alert]]:
+        hospital_number, snap = build_snapshot(uow, patient_id, self._catalogue())
+        settings = self.rule_settings(uow)
+        return hospital_number, evaluate(self.rule_set(), snap, on, settings.parameters, settings.disabled)
+
+    @staticmethod
+    def _views(alerts: Sequence[Alert], events: Sequence[AlertEvent], on: dt.date) -> list[AlertView]:
+        out = []
+        for a in alerts:
+            status, response = status_of(a, events, on)
+            out.append(AlertView(a, status, response, tuple(history_of(a, events))))
+        return out
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def for_patient(self, patient_id: int, as_of: dt.date | None = None) -> list[AlertView]:
+        """The patient's alerts. On today's data the firings and endings are recorded (that is how a
+        suppression ends when the data no longer meets the rule); "as of" a past date only reads."""
+        self._actor(Permission.VIEW_PATIENTS)
+        today = self._clock.today()
+        on = as_of or today
+        with self._uow(read_only=as_of is not None) as uow:
+            _, alerts = self._evaluate(uow, patient_id, on)
+            events = uow.alerts.events(patient_id)
+            if as_of is None:
+                new = transitions(alerts, events, self._clock.now())
+                if new:
+                    uow.alerts.add(patient_id, new)
+                    uow.commit()
+                    events = [*events, *new]
+            return self._views(alerts, events, on)
+
+    def all_patients(
+        self, as_of: dt.date | None = None, hospital_numbers: Sequence[str] | None = None
+    ) -> Iterator[tuple[str, AlertView]]:
+        """Every alert of every (or the named) non-archived patient, read-only."""
+        self._actor(Permission.VIEW_PATIENTS)
+        on = as_of or self._clock.today()
+        with self._uow(read_only=True) as uow:
+            if hospital_numbers:
+                ids = []
+                for h in hospital_numbers:
+                    pid = uow.patients.id_for_hospital_number(h)
+                    if pid is None:
+                        raise ValidationError.single("patient", f"No patient with hospital number {h}.")
+                    ids.append(pid)
+            else:
+                ids = [r.id for r in uow.patients.rows_for_ids(uow.patients.all_ids()) if not r.archived]
+            for pid in ids:
+                hosp, alerts = self._evaluate(uow, pid, on)
+                for view in self._views(alerts, uow.alerts.events(pid), on):
+                    yield hosp, view
+
+    # -- responding -------------------------------------------------------------------------------------
+
+    def respond(
+        self,
+        patient_id: int,
+        rule_id: str,
+        episode: str,
+        kind: EventKind,
+        reason_code: str = "",
+        comment: str = "",
+        until: dt.date | None = None,
+    ) -> list[AlertView]:
+        """Acknowledge, override (coded reason; a critical alert needs a consultant) or snooze (until a date,
+        with a reason). The response holds until the rule's version changes or the alert stops firing."""
+        actor = self._actor(Permission.EDIT_PATIENTS)
+        today = self._clock.today()
+        problems: dict[str, str] = {}
+        if kind not in (EventKind.ACKNOWLEDGED, EventKind.OVERRIDDEN, EventKind.SNOOZED):
+            problems["kind"] = "Choose acknowledge, override or snooze."
+        if kind is EventKind.OVERRIDDEN:
+            if reason_code not in {r.value for r in OverrideReason}:
+                problems["reason_code"] = "Choose the reason for overriding."
+            elif reason_code == OverrideReason.CLINICAL_JUDGEMENT.value and not comment.strip():
+                problems["comment"] = "Say what the clinical judgement is."
+        if kind is EventKind.SNOOZED:
+            if until is None or until <= today:
+                problems["until"] = "Snooze until a date after today."
+            elif until > today + dt.timedelta(days=366):
+                problems["until"] = "Snooze for at most a year."
+            if not comment.strip():
+                problems["comment"] = "Give the reason for snoozing."
+        if text_problem(comment):
+            problems["comment"] = text_problem(comment) or ""
+        if problems:
+            raise ValidationError.from_dict(problems)
+        with self._uow() as uow:
+            _, alerts = self._evaluate(uow, patient_id, today)
+            alert = next((a for a in alerts if a.rule.id == rule_id and a.episode == episode), None)
+            if alert is None:
+                raise ValidationError.single("alert", "This alert no longer applies; the list has been refreshed.")
+            if kind is EventKind.OVERRIDDEN and alert.severity is Severity.CRITICAL:
+                self._require_override(actor)
+            events = uow.alerts.events(patient_id)
+            new = transitions(alerts, events, self._clock.now())
+            new.append(self._response(alert, kind, actor, reason_code, comment.strip(), until))
+            uow.alerts.add(patient_id, new)
+            self._audit_response(uow, actor, patient_id, alert, kind, reason_code, until)
+            uow.commit()
+            return self._views(alerts, [*events, *new], today)
+
+    def _require_override(self, actor: Actor) -> None:
+        if not actor.can(Permission.OVERRIDE_CRITICAL_ALERTS):
+            self._actor(Permission.OVERRIDE_CRITICAL_ALERTS)  # audits the refusal and raises
+
+    def _response(
+        self, alert: Alert, kind: EventKind, actor: Actor, reason_code: str, comment: str, until: dt.date | None
+    ) -> AlertEvent:
+        return AlertEvent(
+            alert.rule.id,
+            alert.rule.version,
+            alert.episode,
+            kind,
+            self._clock.now(),
+            actor.username,
+            actor.role.value,
+            reason_code,
+            comment,
+            until,
+        )
+
+    def _audit_response(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        patient_id: int,
+        alert: Alert,
+        kind: EventKind,
+        reason_code: str,
+        until: dt.date | None,
+    ) -> None:
+        changes: dict[str, Any] = {"response": [None, kind.value], "rule_version": [None, alert.rule.version]}
+        if reason_code:
+            changes["reason_code"] = [None, reason_code]
+        if until:
+            changes["until"] = [None, until.isoformat()]
+        self._audit(
+            uow, actor, AuditEvent(Action.UPDATE, "alert", f"{alert.rule.id}:{alert.episode}", patient_id, changes)
+        )
+
+    # -- blocking ---------------------------------------------------------------------------------------
+
+    def check_blocking(
+        self, uow: UnitOfWork, patient_id: int, action: str, actor: Actor, override: Override | None
+    ) -> list[Alert]:
+        """Inside a save's transaction, after its changes are flushed: raise CriticalAlertBlocked for critical
+        alerts that block ``action`` and are not overridden; with ``override`` (consultants only), record the
+        override. Returns the alerts overridden now."""
+        today = self._clock.today()
+        _, alerts = self._evaluate(uow, patient_id, today)
+        events = uow.alerts.events(patient_id)
+        blocking = [
+            a
+            for a in alerts
+            if a.severity is Severity.CRITICAL
+            and action in a.blocks
+            and status_of(a, events, today)[0] is not Status.OVERRIDDEN
+        ]
+        if not blocking:
+            return []
+        if override is None:
+            raise CriticalAlertBlocked(blocking)
+        if not actor.can(Permission.OVERRIDE_CRITICAL_ALERTS):
+            raise PermissionDenied(Permission.OVERRIDE_CRITICAL_ALERTS, actor)
+        if override.reason_code is OverrideReason.CLINICAL_JUDGEMENT and not override.comment.strip():
+            raise ValidationError.single("comment", "Say what the clinical judgement is.")
+        new = transitions(alerts, events, self._clock.now())
+        for a in blocking:
+            new.append(
+                self._response(a, EventKind.OVERRIDDEN, actor, override.reason_code.value, override.comment, None)
+            )
+            self._audit_response(uow, actor, patient_id, a, EventKind.OVERRIDDEN, override.reason_code.value, None)
+        uow.alerts.add(patient_id, new)
+        return blocking
+
+    # -- analytics ----------------------------------------------------------------------------------------
+
+    def analytics(self) -> list[tuple[str, str, str, str, int]]:
+        """Firings, acknowledgements, overrides (with reasons) and snoozes per rule and role."""
+        self._actor(Permission.VIEW_AUDIT)
+        with self._uow(read_only=True) as uow:
+            return uow.alerts.counts()
