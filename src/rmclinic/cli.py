@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
     wl.add_argument("--days", type=int, default=1, metavar="N", help="number of days from the date (default 1)")
     wl.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
 
+    al = sub.add_parser("alerts", help="evidence-linked alerts for one or every patient")
+    al.add_argument("--patient", action="append", metavar="HOSPNO", help="only this patient (repeatable)")
+    al.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD", help="evaluate as of this date (default: today)")
+    al.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
+
+    ru = sub.add_parser("rules", help="the alert rules with their sources (the evidence library)")
+    ru.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
+
     im = sub.add_parser("import", help="import patient records from an export file (all or nothing)")
     im.add_argument("file", metavar="FILE.json")
 
@@ -280,6 +288,41 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from .services.alerts import shipped_rule_set
+
+    with _LoggedIn(args) as svc:
+        found = list(svc.alerts.all_patients(args.as_of, args.patient))
+    if args.json:
+        print(json.dumps([view.to_json(hosp) for hosp, view in found], ensure_ascii=False, indent=2))
+        return 0
+    for hosp, view in found:
+        a = view.alert
+        print(f"{hosp:<12} {a.severity.value:<8} {a.rule.id:<4} {view.status.value:<12} {a.rule.title}")
+    print(f"{len(found)} alerts (rule set {shipped_rule_set().version})")
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    import datetime as _dt
+
+    from .services.alerts import rules_to_json, shipped_rule_set
+
+    rule_set = shipped_rule_set()
+    rows = rules_to_json(rule_set, _dt.date.today())
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        flag = "  REVIEW OVERDUE" if r["overdue_for_review"] else ""
+        print(f"{r['id']:<4} v{r['version']}  {r['severity']:<8} {r['title']}{flag}")
+    print(
+        f"{len(rows)} rules, rule set {rule_set.version}"
+        + (f"; {len(rule_set.rejected)} rejected" if rule_set.rejected else "")
+    )
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     with _LoggedIn(args) as svc:
         if args.audit_command == "verify":
@@ -423,6 +466,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_import(args)
         if args.command == "worklist":
             return cmd_worklist(args)
+        if args.command == "alerts":
+            return cmd_alerts(args)
+        if args.command == "rules":
+            return cmd_rules(args)
         if args.command == "users":
             return cmd_users(args)
         if args.command == "audit":

@@ -35,6 +35,36 @@ def shipped_rule_set() -> RuleSet:
     return load_rule_set(rules, refs)
 
 
+def rules_to_json(rule_set: RuleSet, today: dt.date) -> list[dict[str, Any]]:
+    """Every rule with its source attributes (the decision-support criterion's list), for `rmclinic rules`."""
+    return [
+        {
+            "id": r.id,
+            "version": r.version,
+            "rule_set_version": rule_set.version,
+            "title": r.title,
+            "severity": r.severity.value,
+            "audience": r.audience.value,
+            "message": r.message,
+            "summary": r.summary,
+            "evidence_strength": r.strength,
+            "citations": [c.to_json() for c in r.citations],
+            "developer": rule_set.developer,
+            "funding_source": rule_set.funding_source,
+            "release_date": r.release_date.isoformat(),
+            "revision_date": r.revision_date.isoformat(),
+            "review_by": r.review_by.isoformat(),
+            "overdue_for_review": r.overdue_for_review(today),
+            "parameters": [p.to_json() for p in r.parameters],
+            "reads": list(r.reads),
+            "unverified": r.unverified or None,
+            "conflicting_evidence": r.conflict or None,
+            "safety_net": r.safety_net,
+        }
+        for r in rule_set.rules
+    ]
+
+
 @dataclass(frozen=True)
 class AlertView:
     alert: Alert
@@ -153,6 +183,9 @@ class AlertService(ServiceBase):
         super().__init__(uow_factory, clock, session)
         self._catalogue = catalogue
         self._rule_set = rule_set
+
+    def today(self) -> dt.date:
+        return self._clock.today()
 
     # -- the rule set ---------------------------------------------------------------------------------
 

@@ -154,6 +154,7 @@ class CurrentPregnancyTab(QWidget):
         fl.addWidget(self.protocol_source)
         outer.addWidget(fu_box, 3)
         self._can_edit = True
+        self.can_override = False  # set from the user's role: consultants override critical alerts
 
     # -- loading and showing ----------------------------------------------------------------------
 
@@ -391,7 +392,9 @@ class CurrentPregnancyTab(QWidget):
     def on_add_plan_clicked(self) -> None:
         assert self.patient_id is not None and self.view is not None
         edd = self.view.pregnancy.edd if self.view.pregnancy else None
-        self._run(PlanDialog(self._service, self.patient_id, edd, self.view.today, parent=self))
+        dlg = PlanDialog(self._service, self.patient_id, edd, self.view.today, parent=self)
+        dlg.can_override = self.can_override
+        self._run(dlg)
 
     def on_edit_plan_clicked(self) -> None:
         plan = self.selected_plan()

@@ -33,6 +33,7 @@ from ..services.transfer import ImportRejected
 from ..services.worklist import WorklistItem
 from .admin_pages import AuditPage, SettingsPage, UsersPage
 from .common import tr
+from .evidence_page import EvidencePage
 from .lock import IdleWatcher, LockCover, cover_all
 from .login import LoginDialog
 from .patients_page import PatientsPage
@@ -68,9 +69,12 @@ class MainWindow(QMainWindow):
         self.nav.setMaximumWidth(200)
         self.nav.setStyleSheet("QListWidget::item { padding: 6px 10px; }")
         self.pages = QStackedWidget()
-        self.patients = PatientsPage(services.patients, services.workup, services.pregnancy)
+        self.patients = PatientsPage(
+            services.patients, services.workup, services.pregnancy, services.alerts, services.session
+        )
         self.worklist_page = WorklistPage(services)
         self.worklist_page.open_requested.connect(self.open_worklist_item)
+        self.evidence_page = EvidencePage(services)
         self.review_page = ReviewPage(services.workup)
         self.review_page.open_patient_requested.connect(self.open_patient)
         self.users_page = UsersPage(services)
@@ -111,17 +115,7 @@ class MainWindow(QMainWindow):
         if actor is not None and actor.can(Permission.REVIEW_RESULTS):
             entries.append(("review", tr("Results to review"), self.review_page))
         entries += [
-            (
-                "evidence",
-                tr("Evidence library"),
-                _placeholder(
-                    tr("Evidence library"),
-                    tr(
-                        "The guidelines and trials behind each alert will be listed here once the alert "
-                        "rules are added. Not available in this version."
-                    ),
-                ),
-            ),
+            ("evidence", tr("Evidence library"), self.evidence_page),
         ]
         if is_admin:
             entries += [
@@ -195,6 +189,7 @@ class MainWindow(QMainWindow):
         self.act_emergency.setEnabled(actor is not None and actor.role in BREAK_GLASS_ROLES)
         self.patients.new_button.setEnabled(can(Permission.EDIT_PATIENTS))
         self.patients.view.set_can_edit(can(Permission.EDIT_PATIENTS))
+        self.patients.view.pregnancy.can_override = can(Permission.OVERRIDE_CRITICAL_ALERTS)
 
     def _go(self, row: int) -> None:
         if row < self.nav.count():
@@ -209,6 +204,8 @@ class MainWindow(QMainWindow):
             self.worklist_page.load()
         elif key == "review":
             self.review_page.load()
+        elif key == "evidence":
+            self.evidence_page.load()
         elif key == "users":
             self.users_page.load()
         elif key == "audit":

@@ -31,10 +31,13 @@ from ..domain.identifiers import format_nhs_number
 from ..domain.obstetric import GENETICS_LABELS, OUTCOME_LABELS, chronological
 from ..domain.patient import EXCISION_KINDS, SMOKING_VALUES, CervicalExcision, RiskHistory, age_on
 from ..domain.search import parse_date_dmy
+from ..services.alerts import AlertService
 from ..services.dto import PatientRecord
 from ..services.patients import PatientService
 from ..services.pregnancy import PregnancyService
+from ..services.session import SessionContext
 from ..services.workup import WorkupService
+from .alerts_tab import AlertsTab
 from .common import ErrorLabel, add_field, format_date, parse_optional_float, tr
 from .current_pregnancy_tab import CurrentPregnancyTab
 from .patient_dialog import PatientDialog
@@ -53,11 +56,18 @@ class PatientView(QWidget):
     close_requested = Signal()
 
     def __init__(
-        self, service: PatientService, workup: WorkupService, pregnancy: PregnancyService, parent: Any = None
+        self,
+        service: PatientService,
+        workup: WorkupService,
+        pregnancy: PregnancyService,
+        alerts: AlertService | None = None,
+        session: SessionContext | None = None,
+        parent: Any = None,
     ) -> None:
         super().__init__(parent)
         self._service = service
         self.workup = WorkupTab(workup)
+        self.alerts = AlertsTab(alerts, session) if alerts is not None and session is not None else None
         self.pregnancy = CurrentPregnancyTab(pregnancy)
         self.pregnancy.changed.connect(self._pregnancy_changed)
         self._ended_count = 0
@@ -91,6 +101,13 @@ class PatientView(QWidget):
         self.pregnancy_line.setTextFormat(Qt.TextFormat.PlainText)
         self.pregnancy_line.setAccessibleName(tr("Current pregnancy"))
         outer.addWidget(self.pregnancy_line)
+        self.alert_banner = QPushButton()
+        self.alert_banner.setFlat(True)
+        self.alert_banner.setStyleSheet("QPushButton { text-align: left; font-weight: bold; color: #b00020; }")
+        self.alert_banner.setAccessibleName(tr("Alerts needing attention"))
+        self.alert_banner.hide()
+        self.alert_banner.clicked.connect(lambda: self.show_tab("alerts"))
+        outer.addWidget(self.alert_banner)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._history_tab(), tr("&Obstetric history"))
@@ -98,6 +115,10 @@ class PatientView(QWidget):
         self.tabs.addTab(self.workup, tr("&Workup"))
         self.tabs.addTab(self._risk_tab(), tr("&Risk history"))
         self.tabs.addTab(self._details_tab(), tr("&Details"))
+        if self.alerts is not None:
+            self.tabs.addTab(self.alerts, tr("A&lerts"))
+            self.alerts.counts_changed.connect(self._show_alert_counts)
+            self.workup.entry.saved.connect(lambda _v: self._reload_alerts())
         outer.addWidget(self.tabs, 1)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close_requested.emit)
 
@@ -216,10 +237,28 @@ class PatientView(QWidget):
         self.workup.load(patient_id)
         self.pregnancy.load(patient_id)
         self._show_pregnancy_line()
+        self._reload_alerts()
+
+    def _reload_alerts(self) -> None:
+        """Alerts follow every change to the record (and record their firings)."""
+        if self.alerts is not None and self.record is not None:
+            self.alerts.load(self.record.id)
+
+    def _show_alert_counts(self, critical: int, warning: int, info: int) -> None:
+        if self.alerts is None:
+            return
+        self.tabs.setTabText(self.tabs.indexOf(self.alerts), tr("A&lerts ({n})").format(n=critical + warning + info))
+        bits = []
+        if critical:
+            bits.append(tr("✖ {n} critical").format(n=critical))
+        if warning:
+            bits.append(tr("⚠ {n} warning(s)").format(n=warning))
+        self.alert_banner.setText("   ".join(bits) + "   — " + tr("open the Alerts tab") if bits else "")
+        self.alert_banner.setVisible(bool(bits))
 
     def show_tab(self, name: str) -> None:
         """Bring a tab to the front by name: "pregnancy", "workup" or "history"."""
-        widget = {"pregnancy": self.pregnancy, "workup": self.workup}.get(name)
+        widget = {"pregnancy": self.pregnancy, "workup": self.workup, "alerts": self.alerts}.get(name)
         self.tabs.setCurrentIndex(self.tabs.indexOf(widget) if widget is not None else 0)
 
     def _show_pregnancy_line(self) -> None:
@@ -247,6 +286,7 @@ class PatientView(QWidget):
         if view is not None and len(view.ended) != self._ended_count and self.record is not None:
             self._saved(self._service.get(self.record.id))  # the outcome is now in the obstetric history
         self._show_pregnancy_line()
+        self._reload_alerts()
         if self.record is not None:
             self.patient_saved.emit(self.record.id)
 
@@ -351,6 +391,8 @@ class PatientView(QWidget):
             w.setVisible(allowed)
         self.workup.set_can_edit(allowed)
         self.pregnancy.set_can_edit(allowed)
+        if self.alerts is not None:
+            self.alerts.set_can_edit(allowed)
         self._can_edit = allowed
 
     def discard_unsaved(self) -> None:
@@ -389,6 +431,7 @@ class PatientView(QWidget):
 
     def _saved(self, record: PatientRecord) -> None:
         self.set_record(record)
+        self._reload_alerts()
         self.patient_saved.emit(record.id)
 
     def _selected_pregnancy(self) -> Any:

@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..services.alerts import AlertService
 from ..services.dto import PatientQuery
 from ..services.patients import PatientService
 from ..services.pregnancy import PregnancyService
+from ..services.session import SessionContext
 from ..services.workup import WorkupService
 from .common import tr
 from .patient_dialog import PatientDialog
@@ -34,7 +36,13 @@ SEARCH_DEBOUNCE_MS = 80  # coalesce fast typing; short enough to feel instant
 
 class PatientsPage(QStackedWidget):
     def __init__(
-        self, service: PatientService, workup: WorkupService, pregnancy: PregnancyService, parent: Any = None
+        self,
+        service: PatientService,
+        workup: WorkupService,
+        pregnancy: PregnancyService,
+        alerts: AlertService | None = None,
+        session: SessionContext | None = None,
+        parent: Any = None,
     ) -> None:
         super().__init__(parent)
         self._service = service
@@ -73,7 +81,7 @@ class PatientsPage(QStackedWidget):
         lay.addWidget(self.table, 1)
         self.addWidget(self.list_page)
 
-        self.view = PatientView(service, workup, pregnancy)
+        self.view = PatientView(service, workup, pregnancy, alerts, session)
         self.addWidget(self.view)
 
         self._debounce = QTimer(self)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -50,7 +51,10 @@ from ..domain.medication import (
     plan_problems,
 )
 from ..domain.search import parse_date_dmy
+from ..rules.lifecycle import OVERRIDE_LABELS, OverrideReason
+from ..services.alerts import CriticalAlertBlocked, Override
 from ..services.pregnancy import PregnancyService
+from .alerts_tab import evidence_card
 from .common import DateField, format_date, tr
 from .forms import FormDialog, Problems, read_date, read_float, read_gestation
 
@@ -104,6 +108,8 @@ class PlanDialog(FormDialog):
         super().__init__(tr("Change medication plan") if existing else tr("New medication plan"), parent)
         self._service, self._pid, self._edd, self._today, self._existing = service, patient_id, edd, today, existing
         self._show_gestation = show_gestation  # never after the pregnancy has ended
+        self.can_override = False  # consultants may override a critical alert that blocks the save
+        self.blocked_dialog: BlockedDialog | None = None
         self.setMinimumWidth(620)
         self.drug = QComboBox()
         for d in DRUGS.values():
@@ -373,7 +379,47 @@ class PlanDialog(FormDialog):
 
     def submit(self) -> Any:
         plan = self.collect()
-        return self._service.save_plan(self._pid, plan, self.reason.text().strip())
+        try:
+            return self._service.save_plan(self._pid, plan, self.reason.text().strip())
+        except CriticalAlertBlocked as blocked:
+            dlg = BlockedDialog(blocked, self.can_override, self)
+            self.blocked_dialog = dlg  # tests reach it
+            if not dlg.exec() or dlg.result_value is None:
+                raise ValidationError.single("plan", str(blocked)) from None
+            return self._service.save_plan(self._pid, plan, self.reason.text().strip(), dlg.result_value)
+
+
+class BlockedDialog(FormDialog):
+    """A critical alert stops the save: its evidence, and for consultants an override with a coded reason."""
+
+    def __init__(self, blocked: CriticalAlertBlocked, can_override: bool, parent: Any = None) -> None:
+        super().__init__(tr("Critical alert: not saved"), parent, ok_text=tr("Override and save"))
+        self.setMinimumWidth(560)
+        card = QTextBrowser()
+        card.setOpenExternalLinks(True)
+        card.setAccessibleName(tr("Evidence card"))
+        card.setHtml("<hr>".join(evidence_card(a) for a in blocked.alerts))
+        card.setMinimumHeight(260)
+        self.form.addRow(card)
+        self.reason = QComboBox()
+        for code, label in OVERRIDE_LABELS.items():
+            self.reason.addItem(tr(label), code.value)
+        self.comment = QLineEdit()
+        if can_override:
+            self.add("reason_code", tr("Override &reason *"), self.reason)
+            self.add("comment", tr("&Comment"), self.comment)
+        else:
+            note = QLabel(tr("Only a consultant can override a critical alert. Nothing has been saved."))
+            note.setWordWrap(True)
+            self.form.addRow(note)
+            self.buttons.button(QDialogButtonBox.StandardButton.Save).hide()
+        self.finish_layout()
+
+    def submit(self) -> Any:
+        code = OverrideReason(self.reason.currentData())
+        if code is OverrideReason.CLINICAL_JUDGEMENT and not self.comment.text().strip():
+            raise ValidationError.single("comment", tr("Say what the clinical judgement is."))
+        return Override(code, self.comment.text().strip())
 
 
 def _bad_date() -> dt.date:
