@@ -26,7 +26,7 @@ from rmclinic.services.dto import AuditFilter
 from rmclinic.services.transfer import READABLE_VERSIONS, ImportRejected, load_schema
 
 TODAY = dt.date(2026, 11, 22)
-V3_PARTS = ("pregnancies", "medication_plans", "follow_ups")
+V3_PARTS = ("pregnancies", "medication_plans", "follow_ups", "alert_events")
 
 
 @pytest.mark.parametrize("version", READABLE_VERSIONS)
@@ -55,6 +55,8 @@ def test_round_trip_keeps_every_patient(
     db_url: str, services: Services, clock: FixedClock, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     services.demo.create(60, seed=11)
+    for n in (1, 2, 3):  # opening a record evaluates its alerts and records their firings
+        services.alerts.for_patient(services.patients.find_by_hospital_number(f"RM{n:06d}").id)  # type: ignore[union-attr]
     first = services.transfer.export()
     assert first["format"] == {"name": "rmclinic-patients", "version": 3}
     assert sum(len(p["investigations"]) for p in first["patients"]) > 60  # the workup travels too
@@ -377,6 +379,7 @@ def test_version_2_files_still_import(services: Services, other: Services) -> No
     for p in doc["patients"]:
         for part in V3_PARTS:
             del p[part]
+    del doc["rule_set_version"]  # a version 3 addition too
     assert other.transfer.import_document(doc) == 3
     again = _export(other)["patients"]
     assert [p["investigations"] for p in again] == [p["investigations"] for p in doc["patients"]]
@@ -428,3 +431,39 @@ def test_version_3_enums_and_anchors_are_checked_by_the_schema(services: Service
         "$.patients[0].pregnancies[1]",
     } <= paths
     assert services.patients.count() == 1
+
+
+def test_alert_history_and_responses_travel_with_the_patient(services: Services, other: Services) -> None:
+    from rmclinic.domain.obstetric import Outcome, PreviousPregnancy
+    from rmclinic.domain.patient import PatientData
+    from rmclinic.rules.lifecycle import EventKind, Status
+
+    losses = tuple(PreviousPregnancy(y, Outcome.EARLY_MISCARRIAGE, dt.date(y, 3, 1), 7 * 7) for y in (2023, 2024, 2025))
+    act_as(services, Role.CONSULTANT, "drlee")
+    pid = services.patients.register(PatientData("RMX1", "Okafor", "Beth", dt.date(1990, 1, 1), pregnancies=losses)).id
+    views = services.alerts.for_patient(pid)
+    r3 = next(v for v in views if v.alert.rule.id == "R3")
+    services.alerts.respond(
+        pid, "R3", r3.alert.episode, EventKind.OVERRIDDEN, "done_elsewhere", "Tested at St Elsewhere"
+    )
+    services.alerts.respond(pid, "R13", "workup", EventKind.SNOOZED, comment="Away", until=dt.date(2026, 12, 20))
+    act_as(services, Role.ADMIN)
+    doc = services.transfer.export()
+    events = doc["patients"][0]["alert_events"]
+    assert {e["kind"] for e in events} >= {"fired", "overridden", "snoozed"}
+    assert doc["rule_set_version"]
+    assert other.transfer.import_document(json.loads(json.dumps(doc))) == 1
+    new_pid = other.patients.find_by_hospital_number("RMX1").id  # type: ignore[union-attr]
+    act_as(other, Role.CONSULTANT, "drlee")
+    again = {v.alert.rule.id: v for v in other.alerts.for_patient(new_pid)}
+    assert again["R3"].status is Status.OVERRIDDEN and again["R3"].response.comment == "Tested at St Elsewhere"  # type: ignore[union-attr]
+    assert again["R13"].status is Status.SNOOZED
+    bad = json.loads(json.dumps(doc))
+    bad["patients"][0]["hospital_number"] = "RMX2"
+    bad["patients"][0]["nhs_number"] = None
+    bad["patients"][0]["alert_events"][1]["kind"] = "overridden"
+    bad["patients"][0]["alert_events"][1]["reason_code"] = None
+    act_as(other, Role.ADMIN)
+    with pytest.raises(ImportRejected) as e:
+        other.transfer.import_document(bad)
+    assert any(p.path == "$.patients[0].alert_events[1].reason_code" for p in e.value.problems)

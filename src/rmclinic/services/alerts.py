@@ -14,6 +14,7 @@ from typing import Any
 from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.errors import DomainError, ValidationError
+from ..domain.identifiers import normalise_hospital_number
 from ..domain.investigations import Catalogue
 from ..domain.typecheck import text_problem
 from ..paths import resource
@@ -244,7 +245,7 @@ class AlertService(ServiceBase):
         with self._uow(read_only=True) as uow:
             if hospital_numbers:
                 ids = []
-                for h in hospital_numbers:
+                for h in (normalise_hospital_number(x) for x in hospital_numbers):
                     pid = uow.patients.id_for_hospital_number(h)
                     if pid is None:
                         raise ValidationError.single("patient", f"No patient with hospital number {h}.")

@@ -50,6 +50,7 @@ from ..domain.pregnancy import (
 from ..domain.typecheck import text_problem
 from ..domain.workup import HistoryEntry, ResultValue, Status, WorkupItem, result_problems
 from ..paths import resource
+from ..rules.lifecycle import AlertEvent, EventKind, OverrideReason
 from .base import ServiceBase
 from .ports import UnitOfWorkFactory
 from .session import SessionContext
@@ -71,6 +72,7 @@ class Parsed(NamedTuple):
     pregnancies: tuple[CurrentPregnancy, ...] = ()
     plans: tuple[tuple[int | None, MedicationPlan], ...] = ()
     follow_ups: tuple[tuple[int | None, FollowUp], ...] = ()
+    alert_events: tuple[AlertEvent, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -483,6 +485,53 @@ def follow_up_from_json(obj: dict[str, Any]) -> FollowUp:
     )
 
 
+def alert_event_to_json(e: AlertEvent) -> dict[str, Any]:
+    return {
+        "rule_id": e.rule_id,
+        "rule_version": e.rule_version,
+        "episode": e.episode,
+        "kind": e.kind.value,
+        "at": e.at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "by": e.username,
+        "role": e.role,
+        "reason_code": e.reason_code or None,
+        "comment": e.comment,
+        "until": _d(e.until),
+    }
+
+
+def alert_events_from_json(obj: dict[str, Any], path: list[Any]) -> tuple[list[AlertEvent], list[ImportProblem]]:
+    """Alert history (responses included). Unknown rule ids are kept: a later rule set may drop a rule, and
+    the history of what was shown and answered must survive."""
+    out: list[AlertEvent] = []
+    problems: list[ImportProblem] = []
+    for k, raw in enumerate(obj.get("alert_events", [])):
+        where = [*path, "alert_events", k]
+        try:
+            e = AlertEvent(
+                rule_id=raw["rule_id"],
+                rule_version=int(raw["rule_version"]),
+                episode=raw["episode"],
+                kind=EventKind(raw["kind"]),
+                at=_at(raw["at"]),
+                username=raw["by"],
+                role=raw["role"],
+                reason_code=raw.get("reason_code") or "",
+                comment=raw.get("comment", ""),
+                until=_date(raw.get("until")),
+            )
+        except (KeyError, ValueError) as err:
+            problems.append(ImportProblem(_json_path(where), f"invalid alert event: {err}"))
+            continue
+        if e.kind is EventKind.OVERRIDDEN and e.reason_code not in {r.value for r in OverrideReason}:
+            problems.append(ImportProblem(_json_path([*where, "reason_code"]), "an override needs a coded reason"))
+        if e.kind is EventKind.SNOOZED and e.until is None:
+            problems.append(ImportProblem(_json_path([*where, "until"]), "a snooze needs its end date"))
+        problems += _text_problems(e.comment, [*where, "comment"])
+        out.append(e)
+    return out, problems
+
+
 def _at_fields(path: list[Any], found: dict[str, str]) -> list[ImportProblem]:
     """Domain problems keyed ``taper.0.dose`` -> problems at ``<path>.taper[0].dose``."""
     return [
@@ -645,6 +694,7 @@ class TransferService(ServiceBase):
                 pid: (uow.pregnancy.pregnancies(pid), uow.pregnancy.plans(pid), uow.pregnancy.follow_ups(pid))
                 for pid in ids
             }
+            alert_history = {pid: uow.alerts.events(pid) for pid in ids}
             self._audit(uow, actor, *(AuditEvent(Action.EXPORT, "patient", str(pid), pid) for pid in ids))
             uow.commit()
         records.sort(key=lambda r: r.data.hospital_number)
@@ -658,9 +708,13 @@ class TransferService(ServiceBase):
             obj["pregnancies"] = [pregnancy_to_json(p) for p in pregnancies]
             obj["medication_plans"] = [plan_to_json(plan, index.get(plan.pregnancy_id)) for plan in plans]
             obj["follow_ups"] = [follow_up_to_json(f, index.get(f.pregnancy_id)) for f in follow_ups]
+            obj["alert_events"] = [alert_event_to_json(e) for e in alert_history[r.id]]
             patients.append(obj)
+        from .alerts import shipped_rule_set
+
         return {
             "format": {"name": FORMAT_NAME, "version": FORMAT_VERSION},
+            "rule_set_version": shipped_rule_set().version,
             "exported_at": self._clock.now().astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
             "generator": f"rmclinic {__version__}",
             "patients": patients,
@@ -703,6 +757,8 @@ class TransferService(ServiceBase):
                     items.append(item)
             pregnancies, plans, follow_ups, found = care_from_json(obj, ["patients", i], today)
             problems += found
+            alert_events, found = alert_events_from_json(obj, ["patients", i])
+            problems += found
             if clean is None:
                 continue
             if clean.hospital_number in seen:
@@ -722,7 +778,7 @@ class TransferService(ServiceBase):
                         )
                     )
                 seen_nhs.setdefault(clean.nhs_number, i)
-            parsed.append(Parsed(clean, archived, tuple(items), pregnancies, plans, follow_ups))
+            parsed.append(Parsed(clean, archived, tuple(items), pregnancies, plans, follow_ups, tuple(alert_events)))
         return parsed, problems
 
     def import_document(self, document: Any) -> int:
@@ -752,7 +808,9 @@ class TransferService(ServiceBase):
                     plans: list[tuple[int, int | None, MedicationPlan]] = []
                     follow_ups: list[tuple[int, int | None, FollowUp]] = []
                     events = []
+                    alert_rows: list[tuple[int, AlertEvent]] = []
                     for pid, p in zip(ids, parsed, strict=True):
+                        alert_rows += [(pid, e) for e in p.alert_events]
                         for item in p.items:
                             uow.workup.add(pid, item.investigation_id, item.values, item.history)
                         # The file's pregnancy index is per patient; add_many's is into the whole list.
@@ -765,11 +823,13 @@ class TransferService(ServiceBase):
                             "current_pregnancies": len(p.pregnancies),
                             "medication_plans": len(p.plans),
                             "follow_ups": len(p.follow_ups),
+                            "alert_events": len(p.alert_events),
                         }
                         changes: dict[str, Any] = {k: [None, n] for k, n in counts.items() if n}
                         events.append(AuditEvent(Action.IMPORT, "patient", str(pid), pid, changes))
                     if pregnancies or plans or follow_ups:
                         uow.pregnancy.add_many(pregnancies, plans, follow_ups)
+                    uow.alerts.add_many(alert_rows)
                     self._audit(uow, actor, *events)
                     uow.commit()
                     return len(parsed)
