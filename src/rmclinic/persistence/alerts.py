@@ -51,6 +51,13 @@ class SqlAlertRepository:
         q = select(AlertEventRec).where(AlertEventRec.patient_id == patient_id).order_by(AlertEventRec.id)
         return [_event(r) for r in self.s.scalars(q)]
 
+    def events_for(self, patient_ids: Sequence[int]) -> dict[int, list[AlertEvent]]:
+        out: dict[int, list[AlertEvent]] = {pid: [] for pid in patient_ids}
+        q = select(AlertEventRec).where(AlertEventRec.patient_id.in_(list(patient_ids))).order_by(AlertEventRec.id)
+        for r in self.s.scalars(q):
+            out[r.patient_id].append(_event(r))
+        return out
+
     def add(self, patient_id: int, events: Sequence[AlertEvent]) -> None:
         if events:
             self.s.execute(table_of(AlertEventRec).insert(), [_row(patient_id, e) for e in events])

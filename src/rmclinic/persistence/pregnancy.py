@@ -381,6 +381,30 @@ class SqlPregnancyRepository:
             setattr(rec, k, v)
         self.s.flush()
 
+    def for_patients(
+        self, patient_ids: Sequence[int]
+    ) -> dict[int, tuple[list[CurrentPregnancy], list[MedicationPlan], list[FollowUp]]]:
+        """Pregnancies, plans and follow-ups of many patients in three queries (batch alert evaluation)."""
+        ids = list(patient_ids)
+        out: dict[int, tuple[list[CurrentPregnancy], list[MedicationPlan], list[FollowUp]]] = {
+            pid: ([], [], []) for pid in ids
+        }
+        pq = select(CurrentPregnancyRec).where(CurrentPregnancyRec.patient_id.in_(ids)).order_by(CurrentPregnancyRec.id)
+        for r in self.s.scalars(pq):
+            out[r.patient_id][0].append(_pregnancy(r))
+        mq = (
+            select(MedicationPlanRec)
+            .where(MedicationPlanRec.patient_id.in_(ids))
+            .options(selectinload(MedicationPlanRec.steps))
+            .order_by(MedicationPlanRec.start_date, MedicationPlanRec.id)
+        )
+        for m in self.s.scalars(mq):
+            out[m.patient_id][1].append(_plan(m))
+        fq = select(FollowUpRec).where(FollowUpRec.patient_id.in_(ids)).order_by(FollowUpRec.due_date, FollowUpRec.id)
+        for f in self.s.scalars(fq):
+            out[f.patient_id][2].append(_follow_up(f))
+        return out
+
     # -- bulk (demo data, import) ----------------------------------------------------------------------
 
     def add_many(

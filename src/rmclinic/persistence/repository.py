@@ -162,7 +162,26 @@ class SqlPatientRepository:
         return rec
 
     def get(self, patient_id: int) -> PatientRecord:
-        rec = self._load(patient_id)
+        return self._record(self._load(patient_id))
+
+    def get_many(self, patient_ids: Sequence[int]) -> list[PatientRecord]:
+        """Many records in a handful of queries (one per child table), in the order asked for."""
+        q = (
+            select(PatientRec)
+            .where(PatientRec.id.in_(list(patient_ids)))
+            .options(
+                selectinload(PatientRec.partner),
+                selectinload(PatientRec.pregnancies),
+                selectinload(PatientRec.risk),
+                selectinload(PatientRec.excisions),
+                selectinload(PatientRec.allergies),
+            )
+        )
+        found = {r.id: self._record(r) for r in self.s.scalars(q)}
+        return [found[i] for i in patient_ids if i in found]
+
+    @staticmethod
+    def _record(rec: PatientRec) -> PatientRecord:
         risk = rec.risk
         risk_data = RiskHistory(
             cervical_excisions=tuple(

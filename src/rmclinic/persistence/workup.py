@@ -85,6 +85,18 @@ class SqlWorkupRepository:
         )
         return [_item(r) for r in self.s.scalars(q)]
 
+    def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[WorkupItem]]:
+        q = (
+            select(WorkupItemRec)
+            .where(WorkupItemRec.patient_id.in_(list(patient_ids)))
+            .options(selectinload(WorkupItemRec.history))
+            .order_by(WorkupItemRec.id)
+        )
+        out: dict[int, list[WorkupItem]] = {pid: [] for pid in patient_ids}
+        for r in self.s.scalars(q):
+            out[r.patient_id].append(_item(r))
+        return out
+
     def _rec(self, patient_id: int, item_id: int) -> WorkupItemRec:
         r = self.s.get(WorkupItemRec, item_id, options=[selectinload(WorkupItemRec.history)])
         if r is None or r.patient_id != patient_id:

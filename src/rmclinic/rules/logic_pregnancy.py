@@ -246,7 +246,7 @@ def r36_cervical_excision(s: Snapshot, on: dt.date, p: Params) -> Finding | None
     excisions = s.risk.cervical_excisions
     if preg is None or not excisions or _cl_planned(s):
         return None
-    deep = int(p["depth_mm"])
+    deep = p["depth_mm"]
     reasons = []
     if len(excisions) >= 2:
         reasons.append(f"{len(excisions)} cervical excisions")
@@ -337,6 +337,12 @@ def r40_dating_quality(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     return None
 
 
+def _word_in(word: str, text: str) -> bool:
+    """The medicine's first word appears in the allergy text. Words under 3 letters (the "g" of "g csf") are
+    ignored: they would match almost any allergy."""
+    return len(word) >= 3 and word in text
+
+
 @rule("X1")
 def x1_allergy(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     allergies = [a for a in s.risk.drug_allergies if a.strip()]
@@ -348,7 +354,7 @@ def x1_allergy(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
         names = {fold(pl.display_name), fold(pl.drug.replace("_", " "))}
         for a in allergies:
             fa = fold(a)
-            if len(fa) >= 4 and any(fa in n or n.split(" ")[0] in fa for n in names):
+            if len(fa) >= 4 and any(fa in n or _word_in(n.split(" ")[0], fa) for n in names):
                 return Finding(
                     (f"recorded allergy: {a}", f"plan: {pl.display_name}"), f"plan:{pl.id}", blocks=("plan",)
                 )

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from ..domain.gestation import GestationalAge
+from ..domain.investigations import Interpretation
 from ..domain.medication import IMMUNOTHERAPIES, LMWH, Indication, PlanStatus
 from ..domain.obstetric import BIRTH_OUTCOMES, FIRST_TRIMESTER_END_DAYS, Outcome, TissueGenetics
 from ..domain.workup import RepeatState, Status, repeat_status
@@ -41,6 +42,12 @@ def _losses_text(s: Snapshot) -> str:
 def _flagged(s: Snapshot, iid: str) -> bool:
     latest = s.latest(iid)
     return bool(latest and latest.interpretation and latest.interpretation.flagged)
+
+
+def _normal(s: Snapshot, iid: str) -> bool:
+    """The latest result was judged normal (a result without a range to judge it by is not)."""
+    latest = s.latest(iid)
+    return bool(latest and latest.interpretation is Interpretation.NORMAL)
 
 
 def persistent_apl(s: Snapshot) -> list[str]:
@@ -285,9 +292,8 @@ def _tsh(s: Snapshot) -> float | None:
 @rule("R14")
 def r14_subclinical_hypothyroidism(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     tsh = _tsh(s)
-    ft4 = s.latest("ft4")
     limit = p["tsh_threshold"]
-    if tsh is None or tsh <= limit or ft4 is None or ft4.interpretation is None or ft4.interpretation.flagged:
+    if tsh is None or tsh <= limit or not _normal(s, "ft4"):
         return None
     return Finding((f"TSH {tsh:g} mIU/L, above the clinic threshold of {limit:g}", "free T4 normal"), "thyroid")
 
@@ -295,7 +301,7 @@ def r14_subclinical_hypothyroidism(s: Snapshot, on: dt.date, p: Params) -> Findi
 @rule("R15")
 def r15_levothyroxine_euthyroid_tpo(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     tsh = _tsh(s)
-    if not _flagged(s, "tpo") or tsh is None or _flagged(s, "tsh"):
+    if not _flagged(s, "tpo") or tsh is None or not _normal(s, "tsh"):
         return None
     for pl in s.active_plans(on):
         if pl.drug == "levothyroxine" and pl.indication is Indication.EUTHYROID_TPO_MISCARRIAGE:
@@ -347,7 +353,8 @@ def r18_tissue_genetics(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
             continue
         if not 0 <= (on - loss.date).days <= lookback:
             continue
-        if any(i.sample_date and i.sample_date >= loss.date for i in s.requested_or_done("poc_genetics")):
+        sent = (i.sample_date or i.requested_on for i in s.requested_or_done("poc_genetics"))
+        if any(day and day >= loss.date for day in sent):
             continue
         which = "a second-trimester miscarriage" if late else f"miscarriage number {n}"
         return Finding(

@@ -14,15 +14,20 @@ from typing import Any
 from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.errors import DomainError, ValidationError
+from ..domain.followup import FollowUp
 from ..domain.identifiers import normalise_hospital_number
 from ..domain.investigations import Catalogue
+from ..domain.medication import MedicationPlan
+from ..domain.pregnancy import CurrentPregnancy
 from ..domain.typecheck import text_problem
+from ..domain.workup import WorkupItem
 from ..paths import resource
 from ..rules.engine import evaluate, load_rule_set
 from ..rules.lifecycle import AlertEvent, EventKind, OverrideReason, Status, history_of, status_of, transitions
 from ..rules.model import Alert, RuleSet, Severity
 from ..rules.snapshot import Snapshot
 from .base import ServiceBase
+from .dto import PatientRecord
 from .ports import UnitOfWork, UnitOfWorkFactory
 from .session import PermissionDenied, SessionContext
 
@@ -154,22 +159,47 @@ def parse_rule_settings(text: str, rule_set: RuleSet) -> RuleSettings:
     return RuleSettings(frozenset(disabled), params)
 
 
-def build_snapshot(uow: UnitOfWork, patient_id: int, catalogue: Catalogue) -> tuple[str, Snapshot]:
-    record = uow.patients.get(patient_id)
-    pregs = uow.pregnancy.pregnancies(patient_id)
-    open_p = next((p for p in pregs if p.is_open), None)
-    snap = Snapshot(
+def _snapshot(
+    record: PatientRecord,
+    workup: Sequence[WorkupItem],
+    care: tuple[Sequence[CurrentPregnancy], Sequence[MedicationPlan], Sequence[FollowUp]],
+    catalogue: Catalogue,
+) -> Snapshot:
+    pregs, plans, follow_ups = care
+    return Snapshot(
         hospital_number=record.data.hospital_number,
         history=tuple(record.data.pregnancies),
         risk=record.data.risk,
-        workup=tuple(uow.workup.for_patient(patient_id)),
+        workup=tuple(workup),
         catalogue=catalogue,
-        pregnancy=open_p,
+        pregnancy=next((p for p in pregs if p.is_open), None),
         ended=tuple(p for p in pregs if not p.is_open),
-        plans=tuple(uow.pregnancy.plans(patient_id)),
-        follow_ups=tuple(uow.pregnancy.follow_ups(patient_id)),
+        plans=tuple(plans),
+        follow_ups=tuple(follow_ups),
     )
-    return record.data.hospital_number, snap
+
+
+def build_snapshot(uow: UnitOfWork, patient_id: int, catalogue: Catalogue) -> tuple[str, Snapshot]:
+    record = uow.patients.get(patient_id)
+    care = (
+        uow.pregnancy.pregnancies(patient_id),
+        uow.pregnancy.plans(patient_id),
+        uow.pregnancy.follow_ups(patient_id),
+    )
+    return record.data.hospital_number, _snapshot(record, uow.workup.for_patient(patient_id), care, catalogue)
+
+
+BATCH = 500  # patients loaded per round of queries when evaluating many
+
+
+def build_snapshots(
+    uow: UnitOfWork, patient_ids: Sequence[int], catalogue: Catalogue
+) -> list[tuple[int, str, Snapshot]]:
+    """Snapshots of many patients with a few queries per batch (evaluation across the clinic)."""
+    records = uow.patients.get_many(patient_ids)
+    workups = uow.workup.for_patients(patient_ids)
+    care = uow.pregnancy.for_patients(patient_ids)
+    return [(r.id, r.data.hospital_number, _snapshot(r, workups[r.id], care[r.id], catalogue)) for r in records]
 
 
 class AlertService(ServiceBase):
@@ -252,10 +282,16 @@ class AlertService(ServiceBase):
                     ids.append(pid)
             else:
                 ids = [r.id for r in uow.patients.rows_for_ids(uow.patients.all_ids()) if not r.archived]
-            for pid in ids:
-                hosp, alerts = self._evaluate(uow, pid, on)
-                for view in self._views(alerts, uow.alerts.events(pid), on):
-                    yield hosp, view
+            cat = self._catalogue()
+            settings = self.rule_settings(uow)
+            rule_set = self.rule_set()
+            for start in range(0, len(ids), BATCH):
+                chunk = ids[start : start + BATCH]
+                events = uow.alerts.events_for(chunk)
+                for pid, hosp, snap in build_snapshots(uow, chunk, cat):
+                    alerts = evaluate(rule_set, snap, on, settings.parameters, settings.disabled)
+                    for view in self._views(alerts, events[pid], on):
+                        yield hosp, view
 
     # -- responding -------------------------------------------------------------------------------------
 
