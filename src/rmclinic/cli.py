@@ -289,17 +289,25 @@ def cmd_worklist(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    """Streams: a clinic of 100,000 patients has hundreds of thousands of alerts, never all held at once."""
     from .services.alerts import shipped_rule_set
 
+    n = 0
     with _LoggedIn(args) as svc:
-        found = list(svc.alerts.all_patients(args.as_of, args.patient))
-    if args.json:
-        print(json.dumps([view.to_json(hosp) for hosp, view in found], ensure_ascii=False, indent=2))
-        return 0
-    for hosp, view in found:
-        a = view.alert
-        print(f"{hosp:<12} {a.severity.value:<8} {a.rule.id:<4} {view.status.value:<12} {a.rule.title}")
-    print(f"{len(found)} alerts (rule set {shipped_rule_set().version})")
+        out = sys.stdout
+        if args.json:
+            out.write("[")
+        for hosp, view in svc.alerts.all_patients(args.as_of, args.patient):
+            if args.json:
+                out.write(("\n" if n == 0 else ",\n") + json.dumps(view.to_json(hosp), ensure_ascii=False))
+            else:
+                a = view.alert
+                out.write(f"{hosp:<12} {a.severity.value:<8} {a.rule.id:<4} {view.status.value:<12} {a.rule.title}\n")
+            n += 1
+        if args.json:
+            out.write("\n]\n")
+        else:
+            out.write(f"{n} alerts (rule set {shipped_rule_set().version})\n")
     return 0
 
 

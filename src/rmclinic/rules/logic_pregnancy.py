@@ -337,10 +337,34 @@ def r40_dating_quality(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     return None
 
 
-def _word_in(word: str, text: str) -> bool:
-    """The medicine's first word appears in the allergy text. Words under 3 letters (the "g" of "g csf") are
-    ignored: they would match almost any allergy."""
-    return len(word) >= 3 and word in text
+# Words that name each medicine (or its class) in a typed allergy: "heparin" covers every LMWH.
+ALLERGY_WORDS: dict[str, tuple[str, ...]] = {
+    "progesterone_vaginal": ("progesterone", "progestogen", "utrogestan", "cyclogest"),
+    "progesterone_im": ("progesterone", "progestogen"),
+    "progesterone_sc": ("progesterone", "progestogen"),
+    "dydrogesterone_oral": ("dydrogesterone", "duphaston", "progestogen"),
+    "aspirin": ("aspirin", "acetylsalicylic", "salicylate", "nsaid"),
+    "enoxaparin": ("enoxaparin", "clexane", "heparin", "lmwh"),
+    "dalteparin": ("dalteparin", "fragmin", "heparin", "lmwh"),
+    "tinzaparin": ("tinzaparin", "innohep", "heparin", "lmwh"),
+    "levothyroxine": ("levothyroxine", "thyroxine"),
+    "folic_acid": ("folic", "folate"),
+    "ivig": ("ivig", "immunoglobulin"),
+    "g_csf": ("filgrastim", "g-csf", "g csf", "gcsf"),
+    "intralipid": ("intralipid", "soya", "soybean", "egg"),
+    "tnf_inhibitor": ("adalimumab", "etanercept", "tnf"),
+    "prednisolone": ("prednisolone", "corticosteroid", "steroid"),
+    "hydroxychloroquine": ("hydroxychloroquine", "plaquenil"),
+}
+
+
+def _allergy_matches(plan: MedicationPlan, allergy: str) -> bool:
+    text = fold(allergy)
+    words = ALLERGY_WORDS.get(plan.drug)
+    if words:
+        return any(w in text for w in words)
+    name = fold(plan.display_name)  # free entry: the typed name against the allergy, either way round
+    return len(name) >= 4 and len(text) >= 4 and (name in text or text in name)
 
 
 @rule("X1")
@@ -351,10 +375,8 @@ def x1_allergy(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     for pl in s.plans:
         if pl.status is not PlanStatus.ACTIVE:
             continue
-        names = {fold(pl.display_name), fold(pl.drug.replace("_", " "))}
         for a in allergies:
-            fa = fold(a)
-            if len(fa) >= 4 and any(fa in n or _word_in(n.split(" ")[0], fa) for n in names):
+            if _allergy_matches(pl, a):
                 return Finding(
                     (f"recorded allergy: {a}", f"plan: {pl.display_name}"), f"plan:{pl.id}", blocks=("plan",)
                 )

@@ -151,9 +151,11 @@ def r7_la_on_anticoagulant(s: Snapshot, on: dt.date, p: Params) -> Finding | Non
 
 
 def _aps(s: Snapshot) -> list[str]:
-    """Laboratory-confirmed APS with the clinical picture of recurrent loss."""
+    """Laboratory-confirmed APS with three or more first-trimester or any second-trimester losses: ESHRE 2017
+    advises treatment for laboratory APS with three or more losses, and anticoagulation after two losses only
+    in research (evidence base §11), so two losses are not enough here."""
     confirmed = persistent_apl(s)
-    return confirmed if confirmed and s.meets_rm_definition else []
+    return confirmed if confirmed and s.summary.meets_rcog else []
 
 
 @rule("R8")
@@ -255,10 +257,12 @@ def _pregnancy_windows(s: Snapshot) -> list[tuple[dt.date, dt.date, str]]:
             end = preg.ended_on + dt.timedelta(days=42)
         out.append((start, end, "pregnancy"))
     for h in s.history:
-        if h.outcome in BIRTH_OUTCOMES and h.date:
+        if h.date is None:
+            continue
+        if h.gestation_days is not None:  # any earlier pregnancy of known length, whatever its outcome
+            out.append((h.date - dt.timedelta(days=h.gestation_days), h.date, "pregnancy"))
+        if h.outcome in BIRTH_OUTCOMES:
             out.append((h.date, h.date + dt.timedelta(days=42), "the 6 weeks after a birth"))
-            if h.gestation_days is not None:
-                out.append((h.date - dt.timedelta(days=h.gestation_days), h.date, "pregnancy"))
     return out
 
 

@@ -16,6 +16,41 @@ from ..domain.pregnancy import CurrentPregnancy
 from ..domain.workup import WorkupItem
 
 
+def _pregnancy_as_of(p: CurrentPregnancy, on: dt.date) -> CurrentPregnancy | None:
+    dating = tuple(e for e in p.dating if e.recorded_on <= on)
+    if not dating:
+        return None  # not yet known to the clinic
+    ended = p.ended_on is not None and p.ended_on <= on
+    return replace(
+        p,
+        dating=dating,
+        iup_confirmed_on=p.iup_confirmed_on if p.iup_confirmed_on and p.iup_confirmed_on <= on else None,
+        iup_method=p.iup_method if p.iup_confirmed_on and p.iup_confirmed_on <= on else None,
+        heartbeat_on=p.heartbeat_on if p.heartbeat_on and p.heartbeat_on <= on else None,
+        bleeding=tuple(b for b in p.bleeding if b.date <= on),
+        ended_on=p.ended_on if ended else None,
+        outcome=p.outcome if ended else None,
+        sensitive=p.sensitive if ended else False,
+    )
+
+
+def _follow_up_as_of(f: FollowUp, on: dt.date) -> FollowUp | None:
+    if f.history and f.history[0].at.date() > on:
+        return None  # scheduled later
+    if f.status is FollowUpStatus.DONE and f.result_date is not None and f.result_date > on:
+        return replace(
+            f,
+            status=FollowUpStatus.DUE,
+            result_date=None,
+            swab_result=None,
+            organism="",
+            cervical_length_mm=None,
+            funnelling=None,
+            result_notes="",
+        )
+    return f
+
+
 @dataclass(frozen=True)
 class Snapshot:
     hospital_number: str
@@ -31,16 +66,19 @@ class Snapshot:
     # -- as of a date -----------------------------------------------------------------------------
 
     def as_of(self, on: dt.date) -> Snapshot:
-        """The record as known on ``on``: later results, plans, losses and pregnancies are left out."""
+        """The record as known on ``on``: later results, requests, plans, scans and swabs, losses, pregnancies
+        and pregnancy events are left out, and a pregnancy that ended later is still open."""
         history = tuple(p for p in self.history if (p.date or dt.date(p.year, 1, 1)) <= on)
-        workup = tuple(i for i in self.workup if i.sample_date is None or i.sample_date <= on)
-        pregs = [p for p in (self.pregnancy, *self.ended) if p is not None and p.dating[0].recorded_on <= on]
-        open_p = next((p for p in pregs if p.ended_on is None or p.ended_on > on), None)
-        if open_p is not None and open_p.ended_on is not None:
-            open_p = replace(open_p, ended_on=None, outcome=None, sensitive=False)
-        ended = tuple(p for p in pregs if p.ended_on is not None and p.ended_on <= on)
+        workup = tuple(i for i in self.workup if (i.sample_date or i.requested_on or dt.date.min) <= on)
+        pregs = [_pregnancy_as_of(p, on) for p in (self.pregnancy, *self.ended) if p is not None]
+        known = [p for p in pregs if p is not None]
+        open_p = next((p for p in known if p.ended_on is None), None)
+        ended = tuple(p for p in known if p.ended_on is not None)
         plans = tuple(p for p in self.plans if p.start <= on)
-        return replace(self, history=history, workup=workup, pregnancy=open_p, ended=ended, plans=plans)
+        follow_ups = tuple(f for f in (_follow_up_as_of(f, on) for f in self.follow_ups) if f is not None)
+        return replace(
+            self, history=history, workup=workup, pregnancy=open_p, ended=ended, plans=plans, follow_ups=follow_ups
+        )
 
     # -- history ------------------------------------------------------------------------------------
 
