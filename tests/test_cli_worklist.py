@@ -26,6 +26,7 @@ CONTRACT_TYPES = {
     "medication_stop",
     "milestone",
     "result_review",
+    "alert",
 }
 
 

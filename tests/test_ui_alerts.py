@@ -185,3 +185,23 @@ def test_evidence_library_search_and_analytics_for_admins(qtbot: QtBot, svc: Ser
         page.analytics.item(r, 0).text(): page.analytics.item(r, 1).text() for r in range(page.analytics.rowCount())
     }  # type: ignore[union-attr]
     assert rows.get("R4") == "1"
+
+
+def test_re_evaluating_all_alerts_runs_off_the_ui_thread_and_fills_the_worklist(qtbot: QtBot, svc: Services) -> None:
+    from rmclinic.ui.main_window import MainWindow
+
+    svc.patients.register(AMIRA)
+    win = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: not win.worklist_page.loading, timeout=5000)
+    assert not any(i.type == "alert" for i in win.worklist_page.model.items)
+    win.act_refresh_alerts.trigger()
+    qtbot.waitUntil(
+        lambda: any(i.type == "alert" for i in win.worklist_page.model.items) and not win.worklist_page.loading,
+        timeout=10000,
+    )
+    alert = next(i for i in win.worklist_page.model.items if i.type == "alert")
+    assert alert.hospital_number == "RM1" and "WARNING" in alert.description
+    win.open_worklist_item(alert)
+    view = win.patients.view
+    assert view.alerts is not None and view.tabs.currentWidget() is view.alerts

@@ -1,4 +1,5 @@
-"""Alert events: the append-only history of every alert (fired, acknowledged, overridden, snoozed, ended)
+"""Alert events (the append-only history of every alert: fired, acknowledged, overridden, snoozed, ended) and
+alert state (each patient's current alerts as of their last evaluation, for the worklist)
 
 Revision ID: 0005
 Revises: 0004
@@ -45,8 +46,36 @@ def upgrade() -> None:
         batch_op.create_index("ix_alert_event_patient_rule", ["patient_id", "rule_id", "episode"], unique=False)
         batch_op.create_index("ix_alert_event_rule_kind", ["rule_id", "kind"], unique=False)
 
+    op.create_table(
+        "alert_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("rule_id", sa.String(length=16), nullable=False),
+        sa.Column("episode", sa.String(length=64), nullable=False),
+        sa.Column("rule_version", sa.Integer(), nullable=False),
+        sa.Column("severity", sa.String(length=8), nullable=False),
+        sa.Column("audience", sa.String(length=12), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("until", sa.Date(), nullable=True),
+        sa.Column("since", sa.Date(), nullable=False),
+        sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["patient_id"], ["patient.id"], name=op.f("fk_alert_state_patient_id_patient"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_state")),
+    )
+    with op.batch_alter_table("alert_state", schema=None) as batch_op:
+        batch_op.create_index("ix_alert_state_status_severity", ["status", "severity"], unique=False)
+        batch_op.create_index("uq_alert_state_patient_rule_episode", ["patient_id", "rule_id", "episode"], unique=True)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("alert_state", schema=None) as batch_op:
+        batch_op.drop_index("uq_alert_state_patient_rule_episode")
+        batch_op.drop_index("ix_alert_state_status_severity")
+
+    op.drop_table("alert_state")
     with op.batch_alter_table("alert_event", schema=None) as batch_op:
         batch_op.drop_index("ix_alert_event_rule_kind")
         batch_op.drop_index("ix_alert_event_patient_rule")

@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     al.add_argument("--patient", action="append", metavar="HOSPNO", help="only this patient (repeatable)")
     al.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD", help="evaluate as of this date (default: today)")
     al.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
+    al.add_argument(
+        "--refresh",
+        action="store_true",
+        help="re-evaluate every patient now and record the results for the worklist (e.g. nightly); prints a summary",
+    )
 
     ru = sub.add_parser("rules", help="the alert rules with their sources (the evidence library)")
     ru.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
@@ -294,6 +299,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     n = 0
     with _LoggedIn(args) as svc:
+        if args.refresh:
+            if args.as_of or args.patient:
+                raise CliError("--refresh evaluates every patient as of today; it takes no --as-of or --patient")
+            count = svc.alerts.refresh_all()
+            print(f"re-evaluated the alerts of {count} patients")
+            return 0
         out = sys.stdout
         if args.json:
             out.write("[")

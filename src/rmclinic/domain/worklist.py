@@ -10,7 +10,7 @@ from .gestation import GestationalAge, parse_weeks_days
 
 # The ``type`` values of the worklist (and of ``rmclinic worklist --json``).
 FOLLOW_UP_TYPES = ("swab", "cervical_length_scan", "blood_test", "appointment")
-TYPES = (*FOLLOW_UP_TYPES, "taper_step", "medication_stop", "milestone", "result_review")
+TYPES = (*FOLLOW_UP_TYPES, "taper_step", "medication_stop", "milestone", "result_review", "alert")
 TYPE_LABELS = {
     "swab": "Swab",
     "cervical_length_scan": "Cervical-length scan",
@@ -20,6 +20,7 @@ TYPE_LABELS = {
     "medication_stop": "Medication stop",
     "milestone": "Pregnancy milestone",
     "result_review": "Result to review",
+    "alert": "Alert",
 }
 
 

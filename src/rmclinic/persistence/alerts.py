@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..rules.lifecycle import AlertEvent, EventKind
+from ..services.dto import AlertStateRow, WorklistRow
 from .accounts import _aware
-from .models import AlertEventRec, table_of
+from .models import AlertEventRec, AlertStateRec, PatientRec, table_of
 
 
 def _event(r: AlertEventRec) -> AlertEvent:
@@ -76,3 +78,50 @@ class SqlAlertRepository:
             .order_by(AlertEventRec.rule_id, AlertEventRec.kind)
         )
         return [(r, k, role, code, n) for r, k, role, code, n in self.s.execute(q)]
+
+    # -- current state (for the worklist) --------------------------------------------------------------
+
+    def replace_state(self, patient_ids: Sequence[int], rows: Sequence[AlertStateRow], at: dt.datetime) -> None:
+        """The patients' current alerts, replacing whatever their last evaluation left."""
+        if not patient_ids:
+            return
+        self.s.execute(delete(AlertStateRec).where(AlertStateRec.patient_id.in_(list(patient_ids))))
+        if rows:
+            self.s.execute(
+                table_of(AlertStateRec).insert(),
+                [{**r.__dict__, "evaluated_at": at} for r in rows],
+            )
+
+    def worklist_alerts(self, start: dt.date, end: dt.date) -> list[WorklistRow]:
+        """Alerts needing attention: every critical alert still active (or whose snooze ends by ``end``), and
+        warnings that fired in the range — older warnings stay in the patient's record, not on the list."""
+        live = or_(
+            AlertStateRec.status == "active",
+            and_(AlertStateRec.status == "snoozed", AlertStateRec.until <= end),
+        )
+        wanted = or_(
+            and_(AlertStateRec.severity == "critical", AlertStateRec.since <= end),
+            and_(AlertStateRec.severity == "warning", AlertStateRec.since >= start, AlertStateRec.since <= end),
+        )
+        q = (
+            select(AlertStateRec, PatientRec.hospital_number, PatientRec.family_name, PatientRec.given_name)
+            .join(PatientRec, PatientRec.id == AlertStateRec.patient_id)
+            .where(live, wanted, PatientRec.archived_at.is_(None))
+            .order_by(AlertStateRec.since, AlertStateRec.id)
+        )
+        return [
+            WorklistRow(
+                "alert",
+                a.patient_id,
+                h,
+                f,
+                g,
+                a.since,
+                None,
+                "alert",
+                a.id,
+                0,
+                {"rule_id": a.rule_id, "severity": a.severity, "title": a.title, "audience": a.audience},
+            )
+            for a, h, f, g in self.s.execute(q)
+        ]

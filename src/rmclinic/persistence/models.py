@@ -465,6 +465,31 @@ class AlertEventRec(Base):
     )
 
 
+class AlertStateRec(Base):
+    """The alerts each patient has now, as of their last evaluation: what the worklist lists across the clinic
+    without evaluating every rule for every patient. Replaced whole, per patient, at each evaluation."""
+
+    __tablename__ = "alert_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    rule_id: Mapped[str] = mapped_column(String(16))
+    episode: Mapped[str] = mapped_column(String(64))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    severity: Mapped[str] = mapped_column(String(8))
+    audience: Mapped[str] = mapped_column(String(12))
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12))
+    until: Mapped[dt.date | None] = mapped_column(Date)
+    since: Mapped[dt.date] = mapped_column(Date)
+    evaluated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("uq_alert_state_patient_rule_episode", "patient_id", "rule_id", "episode", unique=True),
+        Index("ix_alert_state_status_severity", "status", "severity"),
+    )
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table behind a record class: bulk inserts through it run as one executemany."""
     return cast(Table, model.__table__)

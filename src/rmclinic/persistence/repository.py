@@ -20,6 +20,7 @@ from ..domain.text import fold, prefix_upper_bound
 from ..services.dto import PatientPage, PatientRecord, PatientRow, PregnancyRecord
 from .models import (
     AlertEventRec,
+    AlertStateRec,
     CervicalExcisionRec,
     CurrentPregnancyRec,
     DrugAllergyRec,
@@ -392,6 +393,7 @@ class SqlPatientRepository:
         """Remove every patient (demo-data --force only); children go first for the foreign keys."""
         n = self.count()
         for model in (
+            AlertStateRec,
             AlertEventRec,
             MedicationStepRec,
             MedicationPlanRec,

@@ -27,7 +27,7 @@ from ..rules.lifecycle import AlertEvent, EventKind, OverrideReason, Status, his
 from ..rules.model import Alert, RuleSet, Severity
 from ..rules.snapshot import Snapshot
 from .base import ServiceBase
-from .dto import PatientRecord
+from .dto import AlertStateRow, PatientRecord
 from .ports import UnitOfWork, UnitOfWorkFactory
 from .session import PermissionDenied, SessionContext
 
@@ -240,6 +240,40 @@ class AlertService(ServiceBase):
         return hospital_number, evaluate(self.rule_set(), snap, on, settings.parameters, settings.disabled)
 
     @staticmethod
+    def _state(patient_id: int, views: Sequence[AlertView], today: dt.date) -> list[AlertStateRow]:
+        rows = []
+        for v in views:
+            a = v.alert
+            fired = [e.at.date() for e in v.history if e.kind is EventKind.FIRED]
+            rows.append(
+                AlertStateRow(
+                    patient_id=patient_id,
+                    rule_id=a.rule.id,
+                    episode=a.episode,
+                    rule_version=a.rule.version,
+                    severity=a.severity.value,
+                    audience=a.rule.audience.value,
+                    title=a.rule.title[:200],
+                    status=v.status.value,
+                    until=v.response.until if v.response and v.status is Status.SNOOZED else None,
+                    since=fired[-1] if fired else today,
+                )
+            )
+        return rows
+
+    def _record(
+        self, uow: UnitOfWork, patient_id: int, alerts: Sequence[Alert], events: list[AlertEvent]
+    ) -> list[AlertView]:
+        """Write the firings and endings this evaluation found, and the patient's current alerts."""
+        today = self._clock.today()
+        new = transitions(alerts, events, self._clock.now())
+        if new:
+            uow.alerts.add(patient_id, new)
+        views = self._views(alerts, [*events, *new], today)
+        uow.alerts.replace_state([patient_id], self._state(patient_id, views, today), self._clock.now())
+        return views
+
+    @staticmethod
     def _views(alerts: Sequence[Alert], events: Sequence[AlertEvent], on: dt.date) -> list[AlertView]:
         out = []
         for a in alerts:
@@ -258,13 +292,38 @@ class AlertService(ServiceBase):
         with self._uow(read_only=as_of is not None) as uow:
             _, alerts = self._evaluate(uow, patient_id, on)
             events = uow.alerts.events(patient_id)
-            if as_of is None:
-                new = transitions(alerts, events, self._clock.now())
-                if new:
-                    uow.alerts.add(patient_id, new)
-                    uow.commit()
-                    events = [*events, *new]
-            return self._views(alerts, events, on)
+            if as_of is not None:
+                return self._views(alerts, events, on)
+            views = self._record(uow, patient_id, alerts, events)
+            uow.commit()
+            return views
+
+    def refresh_all(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Evaluate every patient now and record firings, endings and current alerts, a batch per transaction
+        (the nightly job that keeps the worklist's alerts current). Returns the number of patients."""
+        self._actor(Permission.VIEW_PATIENTS)
+        with self._uow(read_only=True) as uow:
+            ids = uow.patients.all_ids()
+        cat, rule_set = self._catalogue(), self.rule_set()
+        today, now = self._clock.today(), self._clock.now()
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            with self._uow() as uow:
+                settings = self.rule_settings(uow)
+                events = uow.alerts.events_for(chunk)
+                new_events: list[tuple[int, AlertEvent]] = []
+                state: list[AlertStateRow] = []
+                for pid, _hosp, snap in build_snapshots(uow, chunk, cat):
+                    alerts = evaluate(rule_set, snap, today, settings.parameters, settings.disabled)
+                    new = transitions(alerts, events[pid], now)
+                    new_events += [(pid, e) for e in new]
+                    state += self._state(pid, self._views(alerts, [*events[pid], *new], today), today)
+                uow.alerts.add_many(new_events)
+                uow.alerts.replace_state(chunk, state, now)
+                uow.commit()
+            if progress is not None:
+                progress(min(start + BATCH, len(ids)), len(ids))
+        return len(ids)
 
     def all_patients(
         self, as_of: dt.date | None = None, hospital_numbers: Sequence[str] | None = None
@@ -340,8 +399,10 @@ class AlertService(ServiceBase):
             new.append(self._response(alert, kind, actor, reason_code, comment.strip(), until))
             uow.alerts.add(patient_id, new)
             self._audit_response(uow, actor, patient_id, alert, kind, reason_code, until)
+            views = self._views(alerts, [*events, *new], today)
+            uow.alerts.replace_state([patient_id], self._state(patient_id, views, today), self._clock.now())
             uow.commit()
-            return self._views(alerts, [*events, *new], today)
+            return views
 
     def _require_override(self, actor: Actor) -> None:
         if not actor.can(Permission.OVERRIDE_CRITICAL_ALERTS):

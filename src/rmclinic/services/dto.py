@@ -128,3 +128,19 @@ class WorklistRow:
     ref_id: int
     ref_version: int
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AlertStateRow:
+    """One current alert of a patient, as stored for the worklist."""
+
+    patient_id: int
+    rule_id: str
+    episode: str
+    rule_version: int
+    severity: str
+    audience: str
+    title: str
+    status: str
+    until: dt.date | None
+    since: dt.date

@@ -17,7 +17,7 @@ from ..domain.pregnancy import CurrentPregnancy
 from ..domain.search import SearchTerm
 from ..domain.workup import HistoryEntry, WorkupItem
 from ..rules.lifecycle import AlertEvent
-from .dto import AuditFilter, PatientPage, PatientRecord, PatientRow, ReviewRow, UserRecord, WorklistRow
+from .dto import AlertStateRow, AuditFilter, PatientPage, PatientRecord, PatientRow, ReviewRow, UserRecord, WorklistRow
 
 
 class PatientRepository(Protocol):
@@ -196,6 +196,10 @@ class AlertRepository(Protocol):
     def add_many(self, rows: Sequence[tuple[int, AlertEvent]]) -> None: ...
 
     def counts(self) -> list[tuple[str, str, str, str, int]]: ...
+
+    def replace_state(self, patient_ids: Sequence[int], rows: Sequence[AlertStateRow], at: dt.datetime) -> None: ...
+
+    def worklist_alerts(self, start: dt.date, end: dt.date) -> list[WorklistRow]: ...
 
 
 class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):

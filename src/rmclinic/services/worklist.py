@@ -107,6 +107,8 @@ class WorklistService(ServiceBase):
                 rows += uow.pregnancy.open_pregnancies_with_edd(ranges)
             if "result_review" in wanted:
                 rows += uow.workup.worklist_reviews(end)
+            if "alert" in wanted:  # as of each patient's last evaluation (opening, a change, or the nightly refresh)
+                rows += uow.alerts.worklist_alerts(start, end)
         out: list[WorklistItem] = []
         for r in rows:
             if r.type == "milestone":
@@ -125,6 +127,9 @@ class WorklistService(ServiceBase):
                 text = _step_text(r.data["plan"], r.data["step"])
             elif r.type == "medication_stop":
                 text = _stop_text(r.data["plan"])
+            elif r.type == "alert":
+                text = f"{r.data['severity'].upper()}: {r.data['title']} ({r.data['rule_id']})"
+                overdue = False
             else:
                 n = r.data["count"]
                 text = f"{n} result{'s' if n > 1 else ''} waiting for review (oldest sample {r.due_date.isoformat()})"
@@ -148,5 +153,5 @@ class WorklistService(ServiceBase):
             ref_kind=r.ref_kind,
             ref_id=r.ref_id,
             ref_version=r.ref_version,
-            tab="workup" if r.type == "result_review" else "pregnancy",
+            tab={"result_review": "workup", "alert": "alerts"}.get(r.type, "pregnancy"),
         )

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QProgressDialog,
     QSplitter,
     QStackedWidget,
     QWidget,
@@ -38,7 +39,14 @@ from .lock import IdleWatcher, LockCover, cover_all
 from .login import LoginDialog
 from .patients_page import PatientsPage
 from .review_page import ReviewPage
+from .tasks import run_in_background
 from .worklist_page import WorklistPage
+
+
+class _Progress(QObject):
+    """Carries progress from a worker thread to the dialog (queued to the UI thread by Qt)."""
+
+    changed = Signal(int, int)
 
 
 def _placeholder(title: str, text: str) -> QWidget:
@@ -167,6 +175,7 @@ class MainWindow(QMainWindow):
         self.act_emergency = QAction(tr("&Emergency access…"), self)
         self.act_emergency.triggered.connect(self.on_emergency)
         tools.addAction(self.act_emergency)
+        self.act_refresh_alerts = tools.addAction(tr("&Re-evaluate all alerts…"), self.on_refresh_alerts)
 
     def _apply_user(self) -> None:
         actor = self.services.session.actor
@@ -187,6 +196,7 @@ class MainWindow(QMainWindow):
         self.act_import.setEnabled(can(Permission.IMPORT) or (actor is not None and actor.role in BREAK_GLASS_ROLES))
         self.act_backup.setEnabled(can(Permission.BACKUP_RESTORE) and self.services.backend == "sqlite")
         self.act_emergency.setEnabled(actor is not None and actor.role in BREAK_GLASS_ROLES)
+        self.act_refresh_alerts.setEnabled(can(Permission.VIEW_PATIENTS))
         self.patients.new_button.setEnabled(can(Permission.EDIT_PATIENTS))
         self.patients.view.set_can_edit(can(Permission.EDIT_PATIENTS))
         self.patients.view.pregnancy.can_override = can(Permission.OVERRIDE_CRITICAL_ALERTS)
@@ -226,7 +236,8 @@ class MainWindow(QMainWindow):
         view = self.patients.view
         if self.patients.currentWidget() is view and view.record is not None and view.record.id == item.patient_id:
             view.show_tab(item.tab)
-            view.pregnancy.select(item.ref_kind, item.ref_id)
+            if item.tab == "pregnancy":
+                view.pregnancy.select(item.ref_kind, item.ref_id)
 
     def on_find(self) -> None:
         self.nav.setCurrentRow(self._page_keys.index("patients"))
@@ -294,6 +305,37 @@ class MainWindow(QMainWindow):
             self._error(tr("Backup"), e)
             return
         self.statusBar().showMessage(tr("Backup written to {p}").format(p=made), 8000)
+
+    def on_refresh_alerts(self) -> None:
+        """Evaluate every patient's alerts off the UI thread, with progress, so the worklist is current."""
+        progress = QProgressDialog(tr("Evaluating the alert rules for every patient…"), "", 0, 100, self)
+        progress.setWindowTitle(tr("Re-evaluate all alerts"))
+        progress.setCancelButton(None)  # each batch commits on its own; stopping half-way would mislead
+        progress.setMinimumDuration(0)
+        relay = _Progress()
+
+        def advance(done: int, total: int) -> None:
+            progress.setMaximum(total)
+            progress.setValue(done)
+
+        relay.changed.connect(advance)
+
+        def finished(count: int) -> None:
+            progress.close()
+            self.statusBar().showMessage(tr("Alerts re-evaluated for {n} patients.").format(n=count), 10_000)
+            self.worklist_page.load()
+
+        def failed(exc: BaseException) -> None:
+            progress.close()
+            QMessageBox.warning(
+                self,
+                tr("Re-evaluate all alerts"),
+                str(exc) if isinstance(exc, DomainError) else tr("The alerts could not be re-evaluated; see the log."),
+            )
+
+        self._refresh_relay = relay  # kept alive until the job ends
+        run_in_background(lambda: self.services.alerts.refresh_all(relay.changed.emit), finished, failed)
+        progress.show()
 
     def on_emergency(self) -> None:
         reason, ok = QInputDialog.getMultiLineText(
