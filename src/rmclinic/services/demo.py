@@ -10,6 +10,7 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ..domain.accounts import Actor, Role
 from ..domain.audit import Action, AuditEvent
@@ -20,6 +21,7 @@ from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
 from .auth import hash_password
 from .base import ServiceBase
 from .catalogue import merged_catalogue
+from .demo_alerts import add_alert_case, is_alert_case, with_alert_cases  # demo_alerts
 from .demo_pregnancy import Batch, add_random, add_scripted
 from .demo_workup import demo_workup
 from .ports import UnitOfWork
@@ -435,9 +437,10 @@ class DemoService(ServiceBase):
             self._catalogue = merged_catalogue()
             self._day = day
             self._index = 0
-            for p in generate(n, seed, day):
+            for i, p in enumerate(generate(n, seed, day)):
                 batch.append(p)
-                archived.append(flags.random() < 0.01 and not p.hospital_number.startswith("RM00000"))
+                hide = flags.random() < 0.01 and not p.hospital_number.startswith("RM00000")
+                archived.append(hide and not is_alert_case(i))  # demo_alerts: the alert patients stay listed
                 if len(batch) >= self.CHUNK:
                     self._add(uow, actor, batch, archived)
                     batch, archived = [], []
@@ -461,18 +464,21 @@ class DemoService(ServiceBase):
         return DemoResult(patients=n, replaced=replaced)
 
     def _add(self, uow: UnitOfWork, actor: Actor, batch: list[PatientData], archived: list[bool]) -> None:
-        ids = uow.patients.add_many(batch, archived)
+        # --- demo_alerts: scripted patients that exercise every alert rule replace the random ones at
+        # their indexes. The random streams are still drawn for the patients they replace (``batch`` keeps
+        # the random patients), so every other demo patient stays the same.
+        ids = uow.patients.add_many(with_alert_cases(batch, self._index, self._day), archived)
         self._audit(uow, actor, *(AuditEvent(Action.CREATE, "patient", str(pid), pid) for pid in ids))
         now = self._clock.now()
-        rows = []
+        rows: list[dict[str, Any]] = []
         pregnancies = Batch()
         for pid, p in zip(ids, batch, strict=True):
-            for row in demo_workup(
-                self._catalogue, self._workup_rng, self._index, self._day, now, p.partner is not None
-            ):
-                rows.append({**row, "patient_id": pid})
+            workup = demo_workup(self._catalogue, self._workup_rng, self._index, self._day, now, p.partner is not None)
             if not add_scripted(pregnancies, self._index, pid, self._day):
-                add_random(pregnancies, pid, self._day, self._pregnancy_rng)
+                add_random(Batch() if is_alert_case(self._index) else pregnancies, pid, self._day, self._pregnancy_rng)
+            if not add_alert_case(pregnancies, rows, self._index, pid, self._day, now, self._catalogue):
+                rows.extend({**row, "patient_id": pid} for row in workup)
             self._index += 1
+        # --- end demo_alerts
         uow.workup.add_many(rows)
         uow.pregnancy.add_many(pregnancies.pregnancies, pregnancies.plans, pregnancies.follow_ups)
