@@ -6,8 +6,9 @@ import datetime as dt
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 # Before anything imports Qt.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -105,3 +106,15 @@ def sqlite_services(sqlite_url: str, clock: FixedClock) -> Iterator[Services]:
         yield svc
     finally:
         svc.close()
+
+
+def fake_exec(fill: Callable[[Any], None]) -> Callable[[Any], int]:
+    """Stand-in for a modal dialog's ``exec()``: ``fill`` types into it, then Save is pressed, and the
+    result is what the real ``exec()`` would have returned (1 when the dialog accepted)."""
+
+    def run(dialog: Any) -> int:
+        fill(dialog)
+        dialog.on_save_clicked()
+        return int(dialog.result() == 1)
+
+    return run

@@ -4,10 +4,10 @@ overrides it, and the evidence library — real widgets, offscreen."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from conftest import act_as
+from conftest import act_as, fake_exec
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QTextBrowser
 from pytestqt.qtbot import QtBot
@@ -43,15 +43,6 @@ def svc(sqlite_services: Services, qapp: object) -> Iterator[Services]:
     make_application()
     act_as(sqlite_services, Role.NURSE, "nina")
     return sqlite_services
-
-
-def fake_exec(fill: Callable[[QDialog], None]) -> Callable[[QDialog], int]:
-    def run(dialog: QDialog) -> int:
-        fill(dialog)
-        dialog.on_save_clicked()  # type: ignore[attr-defined]
-        return int(dialog.result() == QDialog.DialogCode.Accepted)
-
-    return run
 
 
 def positive_acl(svc: Services) -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from conftest import fake_exec
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
@@ -50,17 +51,6 @@ def pregnant_patient(svc: Services, ga_today: int) -> int:
     seen = replace(p, iup_confirmed_on=TODAY - dt.timedelta(days=1), iup_method=IupMethod.TRANSVAGINAL)
     svc.pregnancy.update(pid, p.id, p.version, seen)
     return pid
-
-
-def fake_exec(fill: Callable[[QDialog], None]) -> Callable[[QDialog], int]:
-    """Stand-in for a modal ``exec()``: type into the dialog, press Save, report what happened."""
-
-    def run(dialog: QDialog) -> int:
-        fill(dialog)
-        dialog.on_save_clicked()  # type: ignore[attr-defined]
-        return int(dialog.result() == QDialog.DialogCode.Accepted)
-
-    return run
 
 
 def test_start_a_pregnancy_by_keyboard_with_errors_in_place(

@@ -146,18 +146,16 @@ class SqlPatientRepository:
 
     # -- reads --------------------------------------------------------------------------------
 
+    _WHOLE_RECORD = (
+        selectinload(PatientRec.partner),
+        selectinload(PatientRec.pregnancies),
+        selectinload(PatientRec.risk),
+        selectinload(PatientRec.excisions),
+        selectinload(PatientRec.allergies),
+    )
+
     def _load(self, patient_id: int) -> PatientRec:
-        rec = self.s.scalar(
-            select(PatientRec)
-            .where(PatientRec.id == patient_id)
-            .options(
-                selectinload(PatientRec.partner),
-                selectinload(PatientRec.pregnancies),
-                selectinload(PatientRec.risk),
-                selectinload(PatientRec.excisions),
-                selectinload(PatientRec.allergies),
-            )
-        )
+        rec = self.s.scalar(select(PatientRec).where(PatientRec.id == patient_id).options(*self._WHOLE_RECORD))
         if rec is None:
             raise NotFoundError(f"No patient with id {patient_id}.")
         return rec
@@ -167,17 +165,7 @@ class SqlPatientRepository:
 
     def get_many(self, patient_ids: Sequence[int]) -> list[PatientRecord]:
         """Many records in a handful of queries (one per child table), in the order asked for."""
-        q = (
-            select(PatientRec)
-            .where(PatientRec.id.in_(list(patient_ids)))
-            .options(
-                selectinload(PatientRec.partner),
-                selectinload(PatientRec.pregnancies),
-                selectinload(PatientRec.risk),
-                selectinload(PatientRec.excisions),
-                selectinload(PatientRec.allergies),
-            )
-        )
+        q = select(PatientRec).where(PatientRec.id.in_(list(patient_ids))).options(*self._WHOLE_RECORD)
         found = {r.id: self._record(r) for r in self.s.scalars(q)}
         return [found[i] for i in patient_ids if i in found]
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDateEdit,
     QFileDialog,
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -35,19 +33,7 @@ from ..fileio import write_private_atomically
 from ..services.container import Services
 from ..services.dto import AuditFilter, UserRecord
 from ..services.settings import SPECS
-from .common import ErrorLabel, add_field, tr
-
-
-def _table(headers: list[str], name: str) -> QTableWidget:
-    t = QTableWidget(0, len(headers))
-    t.setHorizontalHeaderLabels(headers)
-    t.setAccessibleName(name)
-    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    t.verticalHeader().setVisible(False)
-    t.horizontalHeader().setStretchLastSection(True)
-    return t
+from .common import ErrorLabel, add_field, read_only_table, tr
 
 
 class UsersPage(QWidget):
@@ -56,7 +42,9 @@ class UsersPage(QWidget):
         self.s = services
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel("<h2>" + tr("User accounts") + "</h2>"))
-        self.table = _table([tr("User name"), tr("Name"), tr("Role"), tr("Active"), tr("Last login")], tr("Accounts"))
+        self.table = read_only_table(
+            [tr("User name"), tr("Name"), tr("Role"), tr("Active"), tr("Last login")], tr("Accounts")
+        )
         lay.addWidget(self.table, 1)
         row = QHBoxLayout()
         self.add_button = QPushButton(tr("&Add user…"))
@@ -202,7 +190,7 @@ class AuditPage(QWidget):
         lay.addLayout(filters)
         self.status = QLabel()
         lay.addWidget(self.status)
-        self.table = _table([tr(c) for c in self.HEADERS], tr("Audit entries"))
+        self.table = read_only_table([tr(c) for c in self.HEADERS], tr("Audit entries"))
         self.table.setSortingEnabled(False)
         self.table.horizontalHeader().sectionClicked.connect(self.on_header_clicked)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtWidgets import QAbstractButton, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..domain.search import parse_date_dmy
 
@@ -85,3 +95,18 @@ def add_field(form: QFormLayout, label: str, widget: QWidget, owner: QWidget) ->
     widget.setAccessibleName(name.replace("&", "").rstrip(" *"))
     form.addRow(lab, holder)
     return err
+
+
+def read_only_table(headers: list[str], name: str) -> QTableWidget:
+    """A list of records: whole rows selected one at a time, not editable in place, the last column
+    stretched, and Tab moving on to the next control rather than through the cells."""
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(headers)
+    t.setAccessibleName(name)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    t.verticalHeader().setVisible(False)
+    t.horizontalHeader().setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
+    t.setTabKeyNavigation(False)
+    return t

@@ -8,7 +8,6 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QGroupBox,
@@ -16,7 +15,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -33,7 +31,7 @@ from ..domain.followup import (
 from ..domain.medication import INDICATION_LABELS, MedicationPlan, PlanStatus, describe_dose
 from ..domain.obstetric import OUTCOME_LABELS
 from ..services.pregnancy import PregnancyService, PregnancyView
-from .common import ErrorLabel, format_date, tr
+from .common import ErrorLabel, format_date, read_only_table, tr
 from .followup_dialogs import AddFollowUpDialog, ChangeFollowUpDialog, ResultDialog, short_cervix_text
 from .plan_dialogs import CalendarDialog, PlanDialog, StopPlanDialog
 from .pregnancy_dialogs import IUP_LABELS, SEVERITY_LABELS, DatingDialog, DetailsDialog, EndDialog
@@ -45,19 +43,6 @@ STATUS_SYMBOLS = {
     FollowUpStatus.CANCELLED: "–",
 }
 WARN = QColor("#b00020")
-
-
-def _table(headers: list[str], name: str) -> QTableWidget:
-    t = QTableWidget(0, len(headers))
-    t.setHorizontalHeaderLabels(headers)
-    t.setAccessibleName(name)
-    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    t.verticalHeader().setVisible(False)
-    t.horizontalHeader().setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
-    t.setTabKeyNavigation(False)
-    return t
 
 
 class CurrentPregnancyTab(QWidget):
@@ -99,7 +84,7 @@ class CurrentPregnancyTab(QWidget):
 
         plans_box = QGroupBox(tr("Medication plans"))
         pl = QVBoxLayout(plans_box)
-        self.plans = _table(
+        self.plans = read_only_table(
             [tr("Medicine"), tr("Dose"), tr("Indication"), tr("Start"), tr("No dose from"), tr("Status")],
             tr("Medication plans"),
         )
@@ -124,7 +109,9 @@ class CurrentPregnancyTab(QWidget):
 
         fu_box = QGroupBox(tr("Follow-ups: scans, swabs, tests, appointments"))
         fl = QVBoxLayout(fu_box)
-        self.follow_ups = _table([tr("Due"), tr("Gestation"), tr("What"), tr("Status"), tr("Result")], tr("Follow-ups"))
+        self.follow_ups = read_only_table(
+            [tr("Due"), tr("Gestation"), tr("What"), tr("Status"), tr("Result")], tr("Follow-ups")
+        )
         self.follow_ups.doubleClicked.connect(lambda _i: self.on_result_clicked())
         fl.addWidget(self.follow_ups)
         row = QHBoxLayout()

@@ -9,12 +9,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHeaderView,
     QLabel,
     QLineEdit,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QTextBrowser,
@@ -29,20 +27,7 @@ from ..rules.lifecycle import OVERRIDE_LABELS, OverrideReason
 from ..rules.model import RuleMeta
 from ..services.container import Services
 from .alerts_tab import SEVERITY_MARKS
-from .common import ErrorLabel, format_date, tr
-
-
-def _table(headers: list[str], name: str) -> QTableWidget:
-    t = QTableWidget(0, len(headers))
-    t.setHorizontalHeaderLabels(headers)
-    t.setAccessibleName(name)
-    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    t.verticalHeader().setVisible(False)
-    t.horizontalHeader().setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
-    t.setTabKeyNavigation(False)
-    return t
+from .common import ErrorLabel, format_date, read_only_table, tr
 
 
 class EvidencePage(QWidget):
@@ -65,7 +50,7 @@ class EvidencePage(QWidget):
         lay.addWidget(self.error)
         self.tabs = QTabWidget()
         split = QSplitter(Qt.Orientation.Horizontal)
-        self.rules = _table([tr("Rule"), tr("Severity"), tr("Review by"), tr("Title")], tr("Rules"))
+        self.rules = read_only_table([tr("Rule"), tr("Severity"), tr("Review by"), tr("Title")], tr("Rules"))
         self.rules.currentCellChanged.connect(lambda *_a: self._show_rule())
         split.addWidget(self.rules)
         self.detail = QTextBrowser()
@@ -74,9 +59,9 @@ class EvidencePage(QWidget):
         split.addWidget(self.detail)
         split.setSizes([520, 480])
         self.tabs.addTab(split, tr("&Rules"))
-        self.refs = _table([tr("Key"), tr("Link"), tr("Reference")], tr("References"))
+        self.refs = read_only_table([tr("Key"), tr("Link"), tr("Reference")], tr("References"))
         self.tabs.addTab(self.refs, tr("R&eferences"))
-        self.analytics = _table(
+        self.analytics = read_only_table(
             [
                 tr("Rule"),
                 tr("Fired"),
