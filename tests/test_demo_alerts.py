@@ -70,7 +70,7 @@ def demo(sqlite_services: Services) -> Services:
 def test_every_loaded_rule_fires_for_at_least_one_patient(demo: Services) -> None:
     fired = fired_rules(demo)
     loaded = {r.id for r in shipped_rule_set().rules}
-    assert len(loaded) == 39
+    assert len(loaded) == 41
     assert sorted(loaded - set().union(*fired.values())) == []
 
 

@@ -43,13 +43,13 @@ RULES_DOC: dict[str, Any] = json.loads(resource("evidence", "rules.json").read_t
 REFS_DOC: dict[str, Any] = json.loads(resource("evidence", "references.json").read_text(encoding="utf-8"))
 
 SHIPPED_IDS = (
-    *(f"R{n}" for n in range(1, 17)),
-    *(f"R{n}" for n in range(18, 35)),
+    *(f"R{n}" for n in range(1, 35)),
     "R36",
     "R37",
     "R38",
     "R40",
     "R41",
+    "R42",
     "X1",
 )
 
@@ -394,6 +394,30 @@ def _allergic(allergy: str, drug: str, indication: Indication = Indication.OTHER
 
 
 FIRES: list[Case] = [
+    Case(
+        "R17",
+        "prolactin requested, periods recorded as regular",
+        lambda: patient(workup=(requested("prolactin"),), risk=RiskHistory(oligo_amenorrhoea=False)),
+        "no infrequent or absent periods",
+    ),
+    Case(
+        "R17",
+        "prolactin requested, periods never asked",
+        lambda: patient(workup=(requested("prolactin"),)),
+        "not asked",
+    ),
+    Case(
+        "R42",
+        "two losses, pregnant, booking not recorded",
+        lambda: patient(history=TWO_LOSSES, pregnancy=confirmed(wd(8))),
+        "no booking recorded",
+    ),
+    Case(
+        "R42",
+        "two losses, pregnant, recorded as not booked",
+        lambda: patient(history=TWO_LOSSES, pregnancy=replace(confirmed(wd(8)), high_risk_care=False)),
+        "not booked",
+    ),
     Case("R1", "two early miscarriages, nothing investigated yet", lambda: patient(history=TWO_LOSSES), "2 pregnancy"),
     Case(
         "R1",
@@ -770,6 +794,21 @@ SILENT: list[Case] = [
         "R16", "TPO positive at 10+0, TSH exactly 28 days ago", lambda: _tpo_pregnant(wd(10), lambda p: ON - days(28))
     ),
     Case("R16", "TPO positive at 30+0, TSH at 28+0", lambda: _tpo_pregnant(wd(30), lambda p: at(p, wd(28)))),
+    Case(
+        "R17",
+        "prolactin requested, periods recorded as infrequent or absent",
+        lambda: patient(workup=(requested("prolactin"),), risk=RiskHistory(oligo_amenorrhoea=True)),
+    ),
+    Case(
+        "R42",
+        "recurrent miscarriage, pregnant, booked in a high-risk clinic",
+        lambda: patient(history=TWO_LOSSES, pregnancy=replace(confirmed(wd(8)), high_risk_care=True)),
+    ),
+    Case(
+        "R42",
+        "pregnant without recurrent miscarriage",
+        lambda: patient(history=(early(2024),), pregnancy=confirmed(wd(8))),
+    ),
     Case("R16", "TPO positive at 24+0, between the checks", lambda: _tpo_pregnant(wd(24), lambda p: ON - days(60))),
     Case("R18", "a single miscarriage at 11+6", lambda: _tissue(early(ga=wd(11, 6), date=ON - days(10)))),
     Case(

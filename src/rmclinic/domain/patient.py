@@ -55,6 +55,7 @@ class RiskHistory:
     height_cm: float | None = None
     weight_kg: float | None = None
     drug_allergies: tuple[str, ...] = ()
+    oligo_amenorrhoea: bool | None = None  # infrequent or absent periods; None: not asked
 
     @property
     def bmi(self) -> float | None:

@@ -53,6 +53,7 @@ class CurrentPregnancy:
     sensitive: bool = False
     version: int = 0
     notes: str = ""
+    high_risk_care: bool | None = None  # booked in a high-risk or preconception clinic; None: not recorded
 
     @property
     def edd(self) -> dt.date:

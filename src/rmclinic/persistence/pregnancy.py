@@ -76,6 +76,7 @@ def _pregnancy(r: CurrentPregnancyRec) -> CurrentPregnancy:
         sensitive=r.sensitive,
         version=r.version,
         notes=r.notes,
+        high_risk_care=r.high_risk_care,
     )
 
 
@@ -95,6 +96,7 @@ def pregnancy_values(p: CurrentPregnancy) -> dict[str, Any]:
         "ended_on": p.ended_on,
         "outcome": p.outcome.value if p.outcome else None,
         "sensitive": p.sensitive,
+        "high_risk_care": p.high_risk_care,
     }
 
 

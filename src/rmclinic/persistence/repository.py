@@ -86,6 +86,7 @@ def _risk_values(r: RiskHistory) -> dict[str, Any]:
         "alcohol_units_per_week": r.alcohol_units_per_week,
         "height_cm": r.height_cm,
         "weight_kg": r.weight_kg,
+        "oligo_amenorrhoea": r.oligo_amenorrhoea,
     }
 
 

@@ -367,6 +367,21 @@ def _allergy_matches(plan: MedicationPlan, allergy: str) -> bool:
     return len(name) >= 4 and len(text) >= 4 and (name in text or text in name)
 
 
+@rule("R42")
+def r42_high_risk_care(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
+    preg = s.pregnancy
+    if preg is None or preg.high_risk_care is True or not s.meets_rm_definition:
+        return None
+    booked = "not booked in" if preg.high_risk_care is False else "no booking recorded with"
+    return Finding(
+        (
+            f"{s.summary.total_losses} previous pregnancy losses",
+            f"pregnant now; {booked} a high-risk or preconception clinic",
+        ),
+        f"pregnancy:{preg.id}",
+    )
+
+
 @rule("X1")
 def x1_allergy(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     allergies = [a for a in s.risk.drug_allergies if a.strip()]

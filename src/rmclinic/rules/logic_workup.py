@@ -345,6 +345,14 @@ def r16_tsh_monitoring_in_pregnancy(s: Snapshot, on: dt.date, p: Params) -> Find
     return None
 
 
+@rule("R17")
+def r17_prolactin_without_symptoms(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
+    if not s.requested_or_done("prolactin") or s.risk.oligo_amenorrhoea is True:
+        return None
+    why = "no infrequent or absent periods recorded" if s.risk.oligo_amenorrhoea is False else "periods not asked about"
+    return Finding(("prolactin requested or measured", why), "workup:prolactin")
+
+
 @rule("R18")
 def r18_tissue_genetics(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     lookback = int(p["lookback_days"])

@@ -76,6 +76,7 @@ _UNITS = {
     "protein_s": "IU/dL",
     "antithrombin": "IU/dL",
     "sperm_dna": "%",
+    "prolactin": "mIU/L",
 }
 _LAB_RANGE: dict[str, tuple[float, float]] = {  # the laboratory's own range, as a nurse would type it
     "tsh": (0.4, 4.0),
@@ -85,6 +86,7 @@ _LAB_RANGE: dict[str, tuple[float, float]] = {  # the laboratory's own range, as
     "protein_s": (60.0, 130.0),
     "antithrombin": (80.0, 120.0),
     "sperm_dna": (0.0, 30.0),
+    "prolactin": (102.0, 496.0),
 }
 
 
@@ -439,22 +441,38 @@ def _protein_s_43_days_after_birth(d: _Day) -> AlertCase:
     )
 
 
-def _tsh(d: _Day, tsh: float, given: str, family: str, partner: str) -> tuple[PatientData, tuple[WorkupEntry, ...]]:
-    tests = (*d.baseline(90, tsh=num("tsh", tsh)), d.test("ft4", 90, num("ft4", 14.2)))
-    return d.person(given, family, 32, 1, d.losses(820, 560, 200), partner=partner), tests
+def _tsh(
+    d: _Day, tsh: float, given: str, family: str, partner: str, periods: bool | None
+) -> tuple[PatientData, tuple[WorkupEntry, ...]]:
+    """TSH and free T4, and a prolactin requested alongside; ``periods``: oligo-/amenorrhoea recorded."""
+    tests = (
+        *d.baseline(90, tsh=num("tsh", tsh)),
+        d.test("ft4", 90, num("ft4", 14.2)),
+        d.test("prolactin", 90, num("prolactin", 250)),
+    )
+    risk = RiskHistory(
+        smoking="never", alcohol_units_per_week=2, height_cm=165, weight_kg=62, oligo_amenorrhoea=periods
+    )
+    return d.person(given, family, 32, 1, d.losses(820, 560, 200), risk=risk, partner=partner), tests
 
 
 @_case
 def _tsh_above_threshold(d: _Day) -> AlertCase:
-    patient, tests = _tsh(d, 4.1, "Hannah", "Richardson", "Tom")
-    return AlertCase(("R14",), (), "TSH 4.1 mIU/L with a normal free T4.", patient, tests)
+    patient, tests = _tsh(d, 4.1, "Hannah", "Richardson", "Tom", None)
+    return AlertCase(
+        ("R14", "R17"), (), "TSH 4.1 mIU/L with a normal free T4; prolactin taken, periods never asked.", patient, tests
+    )
 
 
 @_case
 def _tsh_at_threshold(d: _Day) -> AlertCase:
-    patient, tests = _tsh(d, 4.0, "Laura", "Patterson", "James")
+    patient, tests = _tsh(d, 4.0, "Laura", "Patterson", "James", True)
     return AlertCase(
-        (), ("R14",), "TSH 4.0 mIU/L (at, not above, the threshold) with a normal free T4.", patient, tests
+        (),
+        ("R14", "R17"),
+        "TSH 4.0 mIU/L (at, not above, the threshold) with a normal free T4; prolactin taken for infrequent periods.",
+        patient,
+        tests,
     )
 
 
@@ -526,9 +544,10 @@ def _third_loss_31_days(d: _Day) -> AlertCase:
 def _bleeding_without_progesterone(d: _Day) -> AlertCase:
     g = _Gest(d.today, 9 * 7 + 2)
     return AlertCase(
-        ("R22",),
+        ("R22", "R42"),
         (),
-        "Bleeding yesterday at 9+1 after two miscarriages; heartbeat seen at 7+0; no progesterone yet.",
+        "Bleeding yesterday at 9+1 after two miscarriages; heartbeat seen at 7+0; no progesterone yet; "
+        "no booking in a high-risk clinic recorded.",
         d.person("Priya", "Shah", 31, 2, d.losses(700, 300), partner="Arjun"),
         d.baseline(250),
         (g.pregnancy(booked=6 * 7, scan=7 * 7, bleeding=((9 * 7 + 1, Severity.LIGHT),)),),
@@ -544,7 +563,12 @@ def _progesterone_ends_today_at_16_weeks(d: _Day) -> AlertCase:
         "16+0 today: progesterone for bleeding at 9+3 planned to stop at 16+0, so today is the first day without it.",
         d.person("Emma", "Harrison", 33, 6, d.losses(1000, 600, 330), partner="Tom"),
         d.baseline(280),
-        (g.pregnancy(booked=5 * 7 + 5, scan=6 * 7 + 3, bleeding=((9 * 7 + 3, Severity.SPOTTING),)),),
+        (
+            replace(
+                g.pregnancy(booked=5 * 7 + 5, scan=6 * 7 + 3, bleeding=((9 * 7 + 3, Severity.SPOTTING),)),
+                high_risk_care=True,
+            ),
+        ),
         ((0, g.progesterone(9 * 7 + 3, PROGESTERONE_STOP)),),
     )
 

@@ -204,6 +204,7 @@ class PregnancyService(ServiceBase):
                 heartbeat_on=details.heartbeat_on,
                 bleeding=tuple(sorted(details.bleeding, key=lambda b: b.date)),
                 notes=details.notes,
+                high_risk_care=details.high_risk_care,
             )
             problems = pregnancy_problems(new, self._clock.today())
             if problems:
@@ -211,7 +212,15 @@ class PregnancyService(ServiceBase):
             uow.pregnancy.update_pregnancy(patient_id, pregnancy_id, version, new)
             changes: dict[str, Any] = {
                 k: [str(getattr(p, k)), str(getattr(new, k))]
-                for k in ("fetuses", "conception", "iup_confirmed_on", "iup_method", "heartbeat_on", "notes")
+                for k in (
+                    "fetuses",
+                    "conception",
+                    "iup_confirmed_on",
+                    "iup_method",
+                    "heartbeat_on",
+                    "notes",
+                    "high_risk_care",
+                )
                 if getattr(p, k) != getattr(new, k)
             }
             if p.bleeding != new.bleeding:

@@ -132,6 +132,7 @@ def patient_to_json(data: PatientData, archived: bool) -> dict[str, Any]:
             "alcohol_units_per_week": r.alcohol_units_per_week,
             "height_cm": r.height_cm,
             "weight_kg": r.weight_kg,
+            "oligo_amenorrhoea": r.oligo_amenorrhoea,
             "drug_allergies": list(r.drug_allergies),
         },
         "previous_pregnancies": [
@@ -191,6 +192,7 @@ def patient_from_json(obj: dict[str, Any]) -> tuple[PatientData, bool]:
             alcohol_units_per_week=risk.get("alcohol_units_per_week"),
             height_cm=risk.get("height_cm"),
             weight_kg=risk.get("weight_kg"),
+            oligo_amenorrhoea=risk.get("oligo_amenorrhoea"),
             drug_allergies=tuple(risk.get("drug_allergies", [])),
         ),
         pregnancies=tuple(
@@ -372,6 +374,7 @@ def pregnancy_to_json(p: CurrentPregnancy) -> dict[str, Any]:
         "outcome": p.outcome.value if p.outcome else None,
         "sensitive": p.sensitive,
         "notes": p.notes,
+        "high_risk_care": p.high_risk_care,
     }
 
 
@@ -394,6 +397,7 @@ def pregnancy_from_json(obj: dict[str, Any]) -> CurrentPregnancy:
         outcome=outcome,
         sensitive=obj.get("sensitive", outcome in SENSITIVE_OUTCOMES),
         notes=obj.get("notes", ""),
+        high_risk_care=obj.get("high_risk_care"),
     )
 
 

@@ -183,6 +183,9 @@ class PatientView(QWidget):
         self.vte_notes = QLineEdit()
         self.allergies = QLineEdit()
         self.allergies.setPlaceholderText(tr("separate with ';', e.g. Penicillin; Latex"))
+        self.periods = QComboBox()
+        for label, value in ((tr("not asked"), None), (tr("regular"), False), (tr("infrequent or absent"), True)):
+            self.periods.addItem(label, value)
         for key, label, widget in (
             ("risk.smoking", tr("&Smoking"), self.smoking),
             ("risk.alcohol_units_per_week", tr("&Alcohol (units/week)"), self.alcohol),
@@ -195,6 +198,7 @@ class PatientView(QWidget):
             ("risk.vte_history", "", self.vte),
             ("risk.vte_notes", tr("&VTE notes"), self.vte_notes),
             ("risk.drug_allergies", tr("Drug a&llergies"), self.allergies),
+            ("risk.oligo_amenorrhoea", tr("&Periods (oligo-/amenorrhoea)"), self.periods),
         ):
             self.risk_errors[key] = add_field(form, label, widget, self)
         self.risk_banner = ErrorLabel(self)
@@ -367,6 +371,7 @@ class PatientView(QWidget):
         self.vte.setChecked(r.vte_history)
         self.vte_notes.setText(r.vte_notes)
         self.allergies.setText("; ".join(r.drug_allergies))
+        self.periods.setCurrentIndex(max(0, self.periods.findData(r.oligo_amenorrhoea)))
         for e in self.risk_errors.values():
             e.show_problem(None)
         self.risk_banner.show_problem(None)
@@ -511,6 +516,7 @@ class PatientView(QWidget):
                 height_cm=values["height_cm"],
                 weight_kg=values["weight_kg"],
                 drug_allergies=tuple(a.strip() for a in self.allergies.text().split(";") if a.strip()),
+                oligo_amenorrhoea=self.periods.currentData(),
             ),
             {},
         )

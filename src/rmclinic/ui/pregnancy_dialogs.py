@@ -237,6 +237,15 @@ class DetailsDialog(FormDialog):
         cl.addStretch(1)
         row.addWidget(col)
         self.add("bleeding", tr("&Bleeding episodes"), holder)
+        self.care = QComboBox()
+        for label, value in (
+            (tr("not recorded"), None),
+            (tr("booked in a high-risk or preconception clinic"), True),
+            (tr("not booked in such a clinic"), False),
+        ):
+            self.care.addItem(label, value)
+        self.care.setCurrentIndex(max(0, self.care.findData(p.high_risk_care)))
+        self.add("high_risk_care", tr("High-risk &care"), self.care)
         self.notes = QPlainTextEdit(p.notes)
         self.notes.setTabChangesFocus(True)
         self.notes.setFixedHeight(60)
@@ -288,6 +297,7 @@ class DetailsDialog(FormDialog):
             heartbeat_on=heartbeat,
             bleeding=tuple(episodes),
             notes=self.notes.toPlainText().strip(),
+            high_risk_care=self.care.currentData(),
         )
         assert self._p.id is not None
         return self._service.update(self._pid, self._p.id, self._p.version, details)
