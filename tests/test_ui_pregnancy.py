@@ -296,9 +296,11 @@ def test_bleeding_notes_survive_an_edit_and_no_gestation_after_a_loss(qtbot: QtB
     dlg = DetailsDialog(svc.pregnancy, pid, p)
     qtbot.addWidget(dlg)
     dlg.fetuses.setValue(2)
+    dlg.care.setCurrentIndex(dlg.care.findData(True))
     dlg.on_save_clicked()
     saved = svc.pregnancy.view(pid).pregnancy
     assert saved is not None and saved.fetuses == 2 and saved.bleeding[0].notes == "after intercourse"
+    assert saved.high_risk_care is True
 
     svc.pregnancy.save_plan(
         pid,
