@@ -100,7 +100,7 @@ def test_a_critical_alert_blocks_the_save_and_writes_nothing_until_a_consultant_
 
 def test_clinic_can_disable_rules_and_tune_parameters_within_cited_bounds(services: Services) -> None:
     act_as(services, Role.ADMIN, "admin")
-    with pytest.raises(ValidationError, match=r"2\.5 to 4\.5"):
+    with pytest.raises(ValidationError, match=r"2\.5 to 4 mIU/L"):
         services.settings.set("rule_settings", json.dumps({"parameters": {"R14": {"tsh_threshold": 1.0}}}))
     with pytest.raises(ValidationError, match="rule ids"):
         services.settings.set("rule_settings", json.dumps({"disabled": ["R99"]}))
@@ -135,3 +135,29 @@ def test_the_nightly_refresh_feeds_the_worklist_and_a_response_takes_the_alert_o
     assert services.worklist.items(TODAY + dt.timedelta(days=1), 1, ["alert"]) == []
     services.alerts.respond(pid, "R3", "workup", EventKind.ACKNOWLEDGED)
     assert not any("(R3)" in i.description for i in services.worklist.items(TODAY, 1, ["alert"]))
+
+
+def test_blocking_covers_future_starts_and_new_plans_but_not_unrelated_ones(services: Services) -> None:
+    act_as(services, Role.NURSE, "nina")
+    allergic = replace(BETH, risk=replace(BETH.risk, drug_allergies=("Aspirin", "Heparin")))
+    pid = services.patients.register(allergic).id
+    services.pregnancy.start(pid, date_entry(DatingMethod.LMP, TODAY, lmp=TODAY - dt.timedelta(days=44)))
+    tomorrow = replace(progesterone(), start=TODAY + dt.timedelta(days=1))
+    with pytest.raises(CriticalAlertBlocked):  # starting tomorrow is no way round a missing scan
+        services.pregnancy.save_plan(pid, tomorrow)
+    aspirin = MedicationPlan("aspirin", 75, Frequency.ONCE_DAILY, TODAY, Indication.APS, Anchor(gestation_days=34 * 7))
+    with pytest.raises(CriticalAlertBlocked):
+        services.pregnancy.save_plan(pid, aspirin)
+    act_as(services, Role.CONSULTANT, "drlee")
+    services.pregnancy.save_plan(pid, aspirin, override=Override(OverrideReason.CLINICAL_JUDGEMENT, "desensitised"))
+    act_as(services, Role.NURSE, "nina")
+    folic = MedicationPlan("folic_acid", 0.4, Frequency.ONCE_DAILY, TODAY, Indication.OTHER, None)
+    services.pregnancy.save_plan(pid, folic)  # unrelated to the allergy alert: not blocked
+    heparin = MedicationPlan(
+        "enoxaparin", 40, Frequency.ONCE_DAILY, TODAY, Indication.APS, Anchor(gestation_days=34 * 7)
+    )
+    with pytest.raises(CriticalAlertBlocked):  # the aspirin override does not cover a new heparin plan
+        services.pregnancy.save_plan(pid, heparin)
+    x1 = by_rule(services.alerts.for_patient(pid))["X1"]
+    with pytest.raises(PermissionDenied):  # a nurse may not acknowledge (or snooze) a critical alert away
+        services.alerts.respond(pid, "X1", x1.alert.episode, EventKind.ACKNOWLEDGED)

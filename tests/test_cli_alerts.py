@@ -100,5 +100,6 @@ def test_alerts_for_an_unknown_patient_is_one_line(sqlite_url: str, capsys: pyte
     assert main(["--database", sqlite_url, "demo-data", "--patients", "5"]) == 0
     capsys.readouterr()
     assert main(["--database", sqlite_url, "alerts", "--patient", "NOPE", "--json"]) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert err.count("\n") == 1 and "NOPE" in err
+    assert out == ""  # nothing half-written on standard output

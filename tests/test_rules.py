@@ -395,10 +395,21 @@ def _allergic(allergy: str, drug: str, indication: Indication = Indication.OTHER
 
 FIRES: list[Case] = [
     Case(
+        "R33",
+        "short cervix after preterm birth; an earlier progesterone course already reached its stop",
+        lambda: patient(
+            history=(PRETERM_BIRTH,),
+            pregnancy=(p := pregnancy(wd(20))),
+            plans=(progesterone(start=at(p, wd(8)), stop=Anchor(gestation_days=wd(16))),),
+            follow_ups=(cl_scan(ON, 20.0),),
+        ),
+        "20 mm",
+    ),
+    Case(
         "R17",
         "prolactin requested, periods recorded as regular",
         lambda: patient(workup=(requested("prolactin"),), risk=RiskHistory(oligo_amenorrhoea=False)),
-        "no infrequent or absent periods",
+        "periods recorded as regular",
     ),
     Case(
         "R17",
@@ -689,6 +700,20 @@ FIRES: list[Case] = [
 ]
 
 SILENT: list[Case] = [
+    Case(
+        "R8",
+        "APS at 35+0: from 34+0 starting treatment is not what RCOG advises",
+        lambda: replace(_aps(84), pregnancy=confirmed(wd(35))),
+    ),
+    Case(
+        "R33",
+        "a preterm birth at 36+0 is not NICE's qualifying history (up to 34+0)",
+        lambda: patient(
+            history=(past(Outcome.LIVE_BIRTH, 2022, ga=wd(36), preterm_birth=True),),
+            pregnancy=pregnancy(wd(20)),
+            follow_ups=(cl_scan(ON, 20.0),),
+        ),
+    ),
     Case(
         "R1",
         "one miscarriage and an ectopic (ectopics do not count)",
@@ -1012,7 +1037,9 @@ def test_critical_alerts_block_the_action_that_causes_them() -> None:
     r23 = alerts_on(patient(pregnancy=pregnancy(wd(6)), plans=(progesterone(start=ON),)))["R23"]
     x1 = alerts_on(_allergic("aspirin", "aspirin"))["X1"]
     assert r23.severity is x1.severity is AlertSeverity.CRITICAL
-    assert r23.blocks == x1.blocks == ("plan",)
+    # each blocks saving the very plans it is about, and nothing else
+    assert r23.blocks == ("plan:progesterone_vaginal:2026-11-22",)
+    assert x1.blocks == ("plan:aspirin:2026-10-23",)
 
 
 def test_alerts_are_ordered_most_severe_first_then_by_rule() -> None:

@@ -88,7 +88,7 @@ def test_override_needs_a_reason_in_place_and_snooze_runs_until_a_date(
 
     monkeypatch.setattr(ResponseDialog, "exec", fake_exec(judgement_without_comment))
     qtbot.mouseClick(tab.override_button, Qt.MouseButton.LeftButton)
-    assert "clinical judgement" in seen[0]
+    assert "Add a comment" in seen[0]
     v = next(v for v in tab.views if v.alert.rule.id == "R4")
     assert v.status is Status.OVERRIDDEN and v.response and v.response.comment == "Repeat booked at the local hospital"
 

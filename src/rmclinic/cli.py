@@ -305,6 +305,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             count = svc.alerts.refresh_all()
             print(f"re-evaluated the alerts of {count} patients")
             return 0
+        for h in args.patient or ():  # every named patient must exist before anything is written
+            if svc.patients.find_by_hospital_number(h) is None:
+                raise CliError(f"no patient with hospital number {h}")
         out = sys.stdout
         if args.json:
             out.write("[")

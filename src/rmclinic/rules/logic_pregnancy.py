@@ -12,11 +12,10 @@ from ..domain.followup import SHORT_CERVIX_MM, SHORT_CERVIX_WINDOW, FollowUpKind
 from ..domain.gestation import GestationalAge
 from ..domain.medication import LMWH, PROGESTOGENS, Frequency, Indication, MedicationPlan, PlanStatus
 from ..domain.obstetric import Outcome
-from ..domain.pregnancy import SENSITIVE_OUTCOMES
 from ..domain.text import fold
 from .engine import rule
 from .model import Finding
-from .snapshot import Snapshot
+from .snapshot import Snapshot, plan_key, pregnancy_key
 
 Params = Mapping[str, float]
 CL_LO, CL_HI = SHORT_CERVIX_WINDOW  # 16+0 and 24+0
@@ -27,22 +26,34 @@ def _ga(days: int) -> str:
     return str(GestationalAge(min(max(days, 0), 315)))
 
 
-def _progestogens(s: Snapshot, indication: Indication | None = None) -> list[MedicationPlan]:
+def _progestogens(s: Snapshot, on: dt.date, indication: Indication | None = None) -> list[MedicationPlan]:
+    """Progestogen plans of this pregnancy being taken on ``on`` or planned to start: a course that has reached
+    its stop no longer counts as treatment, and one starting tomorrow already does."""
+    current = {id(pl) for pl in s.current_plans(on)}
     return [
         pl
         for pl in s.pregnancy_plans()
         if pl.drug in PROGESTOGENS
         and pl.status is PlanStatus.ACTIVE
+        and id(pl) in current
         and (indication is None or pl.indication is indication)
     ]
 
 
+PRETERM_UP_TO = 34 * 7  # NICE NG25: spontaneous preterm birth up to 34+0
+
+
 def preterm_history(s: Snapshot) -> list[str]:
-    """A spontaneous preterm birth or a mid-trimester loss from 16+0 (NICE NG25's qualifying history)."""
+    """A preterm birth up to 34+0 or a mid-trimester loss from 16+0 (NICE NG25's qualifying history). rmclinic
+    does not record whether a preterm birth was spontaneous, so a flagged birth counts when its gestation is
+    34+0 or less, or unknown (said in the alert)."""
     out = []
     for h in s.history:
         if h.outcome is Outcome.LIVE_BIRTH and h.preterm_birth:
-            out.append(f"preterm birth {h.year}")
+            if h.gestation_days is None:
+                out.append(f"preterm birth {h.year} (gestation not recorded)")
+            elif h.gestation_days <= PRETERM_UP_TO:
+                out.append(f"preterm birth at {_ga(h.gestation_days)} in {h.year}")
         elif (
             h.outcome is Outcome.LATE_MISCARRIAGE
             and h.gestation_days is not None
@@ -60,7 +71,7 @@ def r22_offer_progesterone(s: Snapshot, on: dt.date, p: Params) -> Finding | Non
     ga = preg.gestation_days_on(on)
     if ga >= 16 * 7 or s.previous_miscarriages() < 1:
         return None
-    if any(pl.drug == "progesterone_vaginal" for pl in s.active_plans(on)):
+    if any(pl.drug == "progesterone_vaginal" for pl in s.current_plans(on)):
         return None
     return Finding(
         (
@@ -69,7 +80,7 @@ def r22_offer_progesterone(s: Snapshot, on: dt.date, p: Params) -> Finding | Non
             f"{s.previous_miscarriages()} previous miscarriage(s)",
             "no vaginal progesterone active",
         ),
-        f"pregnancy:{preg.id}",
+        f"pregnancy:{pregnancy_key(preg)}",
     )
 
 
@@ -78,19 +89,19 @@ def r23_progesterone_without_iup(s: Snapshot, on: dt.date, p: Params) -> Finding
     preg = s.pregnancy
     if preg is None or preg.iup_confirmed_on is not None:
         return None
-    plans = _progestogens(s, Indication.THREATENED_MISCARRIAGE)
+    plans = _progestogens(s, on, Indication.THREATENED_MISCARRIAGE)
     if not plans:
         return None
     return Finding(
         (f"{plans[0].display_name} for threatened miscarriage", "intrauterine pregnancy not confirmed on scan"),
-        f"pregnancy:{preg.id}",
-        blocks=("plan",),
+        f"pregnancy:{pregnancy_key(preg)}",
+        blocks=tuple(f"plan:{plan_key(pl)}" for pl in plans),  # saving any of these plans is what it stops
     )
 
 
 @rule("R24")
 def r24_other_preparation(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
-    for pl in _progestogens(s, Indication.THREATENED_MISCARRIAGE):
+    for pl in _progestogens(s, on, Indication.THREATENED_MISCARRIAGE):
         standard = pl.drug == "progesterone_vaginal" and pl.dose == 400 and pl.frequency is Frequency.TWICE_DAILY
         if not standard:
             return Finding(
@@ -98,7 +109,7 @@ def r24_other_preparation(s: Snapshot, on: dt.date, p: Params) -> Finding | None
                     f"{pl.display_name} {pl.dose:g} {pl.display_unit} {pl.frequency.value.replace('_', ' ')}",
                     "NICE's regimen is vaginal micronised progesterone 400 mg twice daily",
                 ),
-                f"plan:{pl.id}",
+                f"plan:{plan_key(pl)}",
             )
     return None
 
@@ -108,12 +119,14 @@ def r25_stop_not_16_weeks(s: Snapshot, on: dt.date, p: Params) -> Finding | None
     preg = s.pregnancy
     if preg is None or preg.heartbeat_on is None:
         return None
-    for pl in _progestogens(s, Indication.THREATENED_MISCARRIAGE):
+    for pl in _progestogens(s, on, Indication.THREATENED_MISCARRIAGE):
         stop = pl.stop_date(preg.edd)
         ga = preg.gestation_days_on(stop) if stop else None
         if ga != 16 * 7:
             where = f"planned stop at {_ga(ga)}" if ga is not None else "no planned stop"
-            return Finding((f"heartbeat seen on {preg.heartbeat_on}", f"{pl.display_name}: {where}"), f"plan:{pl.id}")
+            return Finding(
+                (f"heartbeat seen on {preg.heartbeat_on}", f"{pl.display_name}: {where}"), f"plan:{plan_key(pl)}"
+            )
     return None
 
 
@@ -123,10 +136,11 @@ def r26_course_due_to_stop(s: Snapshot, on: dt.date, p: Params) -> Finding | Non
     if preg is None or preg.gestation_days_on(on) < 16 * 7:
         return None
     active = {pl.id for pl in s.active_plans(on)}
-    for pl in _progestogens(s, Indication.THREATENED_MISCARRIAGE):
+    for pl in _progestogens(s, on, Indication.THREATENED_MISCARRIAGE):
         if pl.id in active:
             return Finding(
-                (f"{_ga(preg.gestation_days_on(on))} today", f"{pl.display_name} still being taken"), f"plan:{pl.id}"
+                (f"{_ga(preg.gestation_days_on(on))} today", f"{pl.display_name} still being taken"),
+                f"plan:{plan_key(pl)}",
             )
     return None
 
@@ -136,26 +150,28 @@ def r27_no_bleeding(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     preg = s.pregnancy
     if preg is None or preg.bleeding:
         return None
-    for pl in _progestogens(s):
+    for pl in _progestogens(s, on):
         if pl.indication in (Indication.RM_NO_BLEEDING, Indication.THREATENED_MISCARRIAGE):
             return Finding(
-                (f"{pl.display_name} in this pregnancy", "no bleeding recorded in this pregnancy"), f"plan:{pl.id}"
+                (f"{pl.display_name} in this pregnancy", "no bleeding recorded in this pregnancy"),
+                f"plan:{plan_key(pl)}",
             )
     return None
 
 
 @rule("R28")
 def r28_taper(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
-    for pl in _progestogens(s):
+    for pl in _progestogens(s, on):
         if pl.taper:
-            return Finding((f"{pl.display_name} with a {len(pl.taper)}-step taper",), f"plan:{pl.id}")
+            return Finding((f"{pl.display_name} with a {len(pl.taper)}-step taper",), f"plan:{plan_key(pl)}")
     return None
 
 
 @rule("R29")
 def r29_medication_after_loss(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     for preg in reversed(s.ended):
-        if preg.outcome not in SENSITIVE_OUTCOMES or preg.ended_on is None:
+        # any end but a live birth (a termination too); after a birth, medication may be meant to continue
+        if preg.outcome is Outcome.LIVE_BIRTH or preg.outcome is None or preg.ended_on is None:
             continue
         still = [
             pl
@@ -169,7 +185,7 @@ def r29_medication_after_loss(s: Snapshot, on: dt.date, p: Params) -> Finding | 
                     f"pregnancy ended on {preg.ended_on} ({outcome})",
                     "still active: " + ", ".join(x.display_name for x in still),
                 ),
-                f"pregnancy:{preg.id}",
+                f"pregnancy:{pregnancy_key(preg)}",
             )
     return None
 
@@ -193,7 +209,9 @@ def r32_offer_cl_scan(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     ga = preg.gestation_days_on(on)
     if not CL_LO <= ga <= CL_HI:
         return None
-    return Finding((*history, f"{_ga(ga)} today", "no cervical-length scan done or scheduled"), f"pregnancy:{preg.id}")
+    return Finding(
+        (*history, f"{_ga(ga)} today", "no cervical-length scan done or scheduled"), f"pregnancy:{pregnancy_key(preg)}"
+    )
 
 
 def _short(s: Snapshot) -> tuple[float, int] | None:
@@ -214,12 +232,12 @@ def _short(s: Snapshot) -> tuple[float, int] | None:
 def r33_short_cervix_with_history(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     short, history = _short(s), preterm_history(s)
     preg = s.pregnancy
-    if short is None or not history or preg is None or _progestogens(s):
+    if short is None or not history or preg is None or _progestogens(s, on):
         return None
     mm, ga = short
     return Finding(
         (f"cervical length {mm:g} mm at {_ga(ga)}", *history, "no progesterone active; no cerclage recorded"),
-        f"pregnancy:{preg.id}",
+        f"pregnancy:{pregnancy_key(preg)}",
     )
 
 
@@ -227,7 +245,7 @@ def r33_short_cervix_with_history(s: Snapshot, on: dt.date, p: Params) -> Findin
 def r34_short_cervix_no_history(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     short = _short(s)
     preg = s.pregnancy
-    if short is None or preterm_history(s) or preg is None or _progestogens(s):
+    if short is None or preterm_history(s) or preg is None or _progestogens(s, on):
         return None
     mm, ga = short
     return Finding(
@@ -236,7 +254,7 @@ def r34_short_cervix_no_history(s: Snapshot, on: dt.date, p: Params) -> Finding 
             "no preterm birth or mid-trimester loss recorded",
             "no progesterone active",
         ),
-        f"pregnancy:{preg.id}",
+        f"pregnancy:{pregnancy_key(preg)}",
     )
 
 
@@ -257,7 +275,7 @@ def r36_cervical_excision(s: Snapshot, on: dt.date, p: Params) -> Finding | None
             reasons.append(f"{e.kind.upper()} {e.year}, {e.depth_mm:g} mm deep")
     if not reasons:
         return None
-    return Finding((*reasons, "pregnant; no cervical-length scan planned"), f"pregnancy:{preg.id}")
+    return Finding((*reasons, "pregnant; no cervical-length scan planned"), f"pregnancy:{pregnancy_key(preg)}")
 
 
 @rule("R37")
@@ -284,7 +302,7 @@ def r37_next_cl_scan(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
             f"{_ga(ga)} today",
             "no next scan scheduled",
         ),
-        f"pregnancy:{preg.id}:{last}",
+        f"pregnancy:{pregnancy_key(preg)}:{last}",
     )
 
 
@@ -305,7 +323,7 @@ def r38_routine_swab(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
             f"{len(swabs)} vaginal swab(s) planned or done in this pregnancy",
             "no preterm birth or mid-trimester loss recorded",
         ),
-        f"pregnancy:{preg.id}",
+        f"pregnancy:{pregnancy_key(preg)}",
     )
 
 
@@ -322,7 +340,7 @@ def r40_dating_quality(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
                 f"EDD set from a crown-rump length scan on {preg.dating[scans[0]].recorded_on}",
                 f"changed again on {later.recorded_on}: {later.reason or later.method.value}",
             ),
-            f"pregnancy:{preg.id}:redated",
+            f"pregnancy:{pregnancy_key(preg)}:redated",
         )
     ga = preg.gestation_days_on(on)
     if ga >= 22 * 7:
@@ -333,7 +351,9 @@ def r40_dating_quality(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
             or (scan_day is not None and preg.gestation_days_on(scan_day) < 22 * 7)
         )
         if not scanned:
-            return Finding((f"{_ga(ga)} today", "no scan recorded before 22+0"), f"pregnancy:{preg.id}:suboptimal")
+            return Finding(
+                (f"{_ga(ga)} today", "no scan recorded before 22+0"), f"pregnancy:{pregnancy_key(preg)}:suboptimal"
+            )
     return None
 
 
@@ -353,7 +373,7 @@ ALLERGY_WORDS: dict[str, tuple[str, ...]] = {
     "g_csf": ("filgrastim", "g-csf", "g csf", "gcsf"),
     "intralipid": ("intralipid", "soya", "soybean", "egg"),
     "tnf_inhibitor": ("adalimumab", "etanercept", "tnf"),
-    "prednisolone": ("prednisolone", "corticosteroid", "steroid"),
+    "prednisolone": ("prednisolone", "corticosteroid"),  # not "steroid": it would match "non-steroidal"
     "hydroxychloroquine": ("hydroxychloroquine", "plaquenil"),
 }
 
@@ -378,7 +398,7 @@ def r42_high_risk_care(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
             f"{s.summary.total_losses} previous pregnancy losses",
             f"pregnant now; {booked} a high-risk or preconception clinic",
         ),
-        f"pregnancy:{preg.id}",
+        f"pregnancy:{pregnancy_key(preg)}",
     )
 
 
@@ -387,12 +407,18 @@ def x1_allergy(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     allergies = [a for a in s.risk.drug_allergies if a.strip()]
     if not allergies:
         return None
-    for pl in s.plans:
-        if pl.status is not PlanStatus.ACTIVE:
-            continue
-        for a in allergies:
-            if _allergy_matches(pl, a):
-                return Finding(
-                    (f"recorded allergy: {a}", f"plan: {pl.display_name}"), f"plan:{pl.id}", blocks=("plan",)
-                )
-    return None
+    hits = [
+        (pl, a)
+        for pl in s.current_plans(on)
+        if pl.status is PlanStatus.ACTIVE
+        for a in allergies
+        if _allergy_matches(pl, a)
+    ]
+    if not hits:
+        return None
+    plans = sorted({plan_key(pl) for pl, _ in hits})
+    return Finding(
+        tuple(f"recorded allergy: {a}; plan: {pl.display_name}" for pl, a in hits),
+        "allergy:" + ",".join(plans),  # a new matching plan is a new alert: an earlier override cannot cover it
+        blocks=tuple(f"plan:{k}" for k in plans),
+    )

@@ -14,7 +14,7 @@ from ..domain.obstetric import BIRTH_OUTCOMES, FIRST_TRIMESTER_END_DAYS, Outcome
 from ..domain.workup import RepeatState, Status, repeat_status
 from .engine import rule
 from .model import Finding
-from .snapshot import Snapshot
+from .snapshot import Snapshot, item_key, plan_key, pregnancy_key
 
 APL = ("la", "acl_igg", "acl_igm", "b2gpi_igg", "b2gpi_igm")
 OPEN = (Status.REQUESTED, Status.SAMPLE_TAKEN)
@@ -106,7 +106,7 @@ def _repeat(s: Snapshot, state: RepeatState) -> Finding | None:
                 because.append(f"repeat taken {gap} days later, before the {inv.repeat_after_days}-day interval")
             else:
                 because.append(f"no repeat yet; the confirmatory repeat is due from {status.due_on}")
-            return Finding(tuple(because), f"item:{first.id}", f"Repeat due from {status.due_on}.")
+            return Finding(tuple(because), f"item:{item_key(first)}", f"Repeat due from {status.due_on}.")
     return None
 
 
@@ -130,7 +130,7 @@ def r6_low_titre_acl(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
         if latest and flagged and v and v.numeric is not None and v.numeric <= limit:
             return Finding(
                 (f"{_name(s, iid)} {v.numeric:g} {v.unit} flagged positive", f"at or below {limit:g} GPL/MPL"),
-                f"item:{latest.id}",
+                f"item:{item_key(latest)}",
             )
     return None
 
@@ -145,7 +145,7 @@ def r7_la_on_anticoagulant(s: Snapshot, on: dt.date, p: Params) -> Finding | Non
         if on_heparin:
             return Finding(
                 (f"lupus anticoagulant sampled on {day}", f"{on_heparin[0].display_name} was being taken that day"),
-                f"item:{item.id}",
+                f"item:{item_key(item)}",
             )
     return None
 
@@ -162,9 +162,10 @@ def _aps(s: Snapshot) -> list[str]:
 def r8_aps_pregnant_untreated(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     preg = s.pregnancy
     confirmed = _aps(s)
-    if preg is None or not confirmed:
+    # RCOG 2023: from the positive test until at least 34 weeks; from 34+0 starting treatment is not what it says
+    if preg is None or not confirmed or preg.gestation_days_on(on) >= 34 * 7:
         return None
-    active = {pl.drug for pl in s.active_plans(on)}
+    active = {pl.drug for pl in s.current_plans(on)}
     if "aspirin" in active and active & LMWH:
         return None
     lacking = [
@@ -177,7 +178,7 @@ def r8_aps_pregnant_untreated(s: Snapshot, on: dt.date, p: Params) -> Finding | 
             "pregnant now",
             "not taking: " + " or ".join(lacking),
         ),
-        f"pregnancy:{preg.id}",
+        f"pregnancy:{pregnancy_key(preg)}",
     )
 
 
@@ -203,7 +204,7 @@ def r9_aps_stop_before_34(s: Snapshot, on: dt.date, p: Params) -> Finding | None
                     f"planned stop {stop} at {GestationalAge(max(ga, 0))}",
                     f"earlier than {GestationalAge(earliest)}",
                 ),
-                f"pregnancy:{preg.id}",
+                f"pregnancy:{pregnancy_key(preg)}",
             )
     return None
 
@@ -240,7 +241,7 @@ def r11_lmwh_inherited_thrombophilia(s: Snapshot, on: dt.date, p: Params) -> Fin
                     f"{pl.display_name} for inherited thrombophilia (miscarriage prevention)",
                     "no VTE indication recorded",
                 ),
-                f"plan:{pl.id}",
+                f"plan:{plan_key(pl)}",
             )
     return None
 
@@ -274,7 +275,7 @@ def r12_protein_s_in_pregnancy(s: Snapshot, on: dt.date, p: Params) -> Finding |
             continue
         for start, end, what in _pregnancy_windows(s):
             if start <= day <= end:
-                return Finding((f"protein S sampled on {day}", f"during {what}"), f"item:{item.id}")
+                return Finding((f"protein S sampled on {day}", f"during {what}"), f"item:{item_key(item)}")
     return None
 
 
@@ -311,7 +312,7 @@ def r15_levothyroxine_euthyroid_tpo(s: Snapshot, on: dt.date, p: Params) -> Find
         if pl.drug == "levothyroxine" and pl.indication is Indication.EUTHYROID_TPO_MISCARRIAGE:
             return Finding(
                 ("TPO antibodies positive", f"TSH {tsh:g} mIU/L within range", "levothyroxine to prevent miscarriage"),
-                f"plan:{pl.id}",
+                f"plan:{plan_key(pl)}",
             )
     return None
 
@@ -333,14 +334,14 @@ def r16_tsh_monitoring_in_pregnancy(s: Snapshot, on: dt.date, p: Params) -> Find
                     f"pregnant, {GestationalAge(max(ga, 0))}",
                     f"no TSH in the last {interval} days",
                 ),
-                f"pregnancy:{preg.id}",
+                f"pregnancy:{pregnancy_key(preg)}",
             )
     elif 28 * 7 <= ga <= 32 * 7:
         since = preg.edd - dt.timedelta(days=280 - 28 * 7)
         if not [d for d in tsh_dates if d >= since]:
             return Finding(
                 ("TPO antibodies positive", f"pregnant, {GestationalAge(ga)}", "no TSH since 28+0"),
-                f"pregnancy:{preg.id}:late",
+                f"pregnancy:{pregnancy_key(preg)}:late",
             )
     return None
 
@@ -349,7 +350,7 @@ def r16_tsh_monitoring_in_pregnancy(s: Snapshot, on: dt.date, p: Params) -> Find
 def r17_prolactin_without_symptoms(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     if not s.requested_or_done("prolactin") or s.risk.oligo_amenorrhoea is True:
         return None
-    why = "no infrequent or absent periods recorded" if s.risk.oligo_amenorrhoea is False else "periods not asked about"
+    why = "periods recorded as regular" if s.risk.oligo_amenorrhoea is False else "periods not asked about"
     return Finding(("prolactin requested or measured", why), "workup:prolactin")
 
 
@@ -408,14 +409,16 @@ def r21_septate_uterus(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     found = sorted(findings & {"septate", "subseptate"})
     if not found:
         return None
-    return Finding((f"uterine assessment: {', '.join(found)}",), f"item:{latest.id}" if latest else "uterus")
+    return Finding((f"uterine assessment: {', '.join(found)}",), f"item:{item_key(latest)}" if latest else "uterus")
 
 
 @rule("R30")
 def r30_immunotherapy(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     for pl in s.active_plans(on):
         if pl.drug in IMMUNOTHERAPIES and pl.indication is Indication.UNEXPLAINED_RPL:
-            return Finding((f"{pl.display_name} planned for unexplained recurrent pregnancy loss",), f"plan:{pl.id}")
+            return Finding(
+                (f"{pl.display_name} planned for unexplained recurrent pregnancy loss",), f"plan:{plan_key(pl)}"
+            )
     return None
 
 

@@ -16,6 +16,20 @@ from ..domain.pregnancy import CurrentPregnancy
 from ..domain.workup import WorkupItem
 
 
+# Episode keys from the record's own content, not database ids: they survive export and import, and a response
+# can never attach to a different record that happens to get the same id.
+def pregnancy_key(p: CurrentPregnancy) -> str:
+    return p.dating[0].recorded_on.isoformat()  # booked once; two pregnancies are never booked the same day
+
+
+def plan_key(plan: MedicationPlan) -> str:
+    return f"{plan.drug}:{plan.start.isoformat()}"
+
+
+def item_key(item: WorkupItem) -> str:
+    return f"{item.investigation_id}:{item.sample_date.isoformat() if item.sample_date else 'unsampled'}"
+
+
 def _pregnancy_as_of(p: CurrentPregnancy, on: dt.date) -> CurrentPregnancy | None:
     dating = tuple(e for e in p.dating if e.recorded_on <= on)
     if not dating:
@@ -32,6 +46,15 @@ def _pregnancy_as_of(p: CurrentPregnancy, on: dt.date) -> CurrentPregnancy | Non
         outcome=p.outcome if ended else None,
         sensitive=p.sensitive if ended else False,
     )
+
+
+def _known(i: WorkupItem, on: dt.date) -> bool:
+    """Requested by ``on``; a result counts only if it had been entered by then."""
+    if (i.requested_on or i.sample_date or dt.date.min) > on and i.sample_date is None:
+        return False
+    if i.entered_at is not None and i.entered_at.date() > on:
+        return False
+    return (i.sample_date or i.requested_on or dt.date.min) <= on
 
 
 def _follow_up_as_of(f: FollowUp, on: dt.date) -> FollowUp | None:
@@ -74,7 +97,8 @@ class Snapshot:
         known = [p for p in pregs if p is not None]
         open_p = next((p for p in known if p.ended_on is None), None)
         ended = tuple(p for p in known if p.ended_on is not None)
-        plans = tuple(p for p in self.plans if p.start <= on)
+        # a plan is known from the day it was written (its first history entry), even if it starts later
+        plans = tuple(p for p in self.plans if (p.history[0].at.date() if p.history else p.start) <= on)
         follow_ups = tuple(f for f in (_follow_up_as_of(f, on) for f in self.follow_ups) if f is not None)
         return replace(
             self, history=history, workup=workup, pregnancy=open_p, ended=ended, plans=plans, follow_ups=follow_ups
@@ -123,6 +147,18 @@ class Snapshot:
             if p is not None and p.id == pregnancy_id:
                 return p.edd
         return None
+
+    def current_plans(self, on: dt.date) -> list[MedicationPlan]:
+        """Plans being taken on ``on`` or planned to start later: not cancelled, not past their stop."""
+        out = []
+        for p in self.plans:
+            if p.status is PlanStatus.CANCELLED:
+                continue
+            stop = p.stop_date(self.edd_for(p.pregnancy_id))
+            if stop is not None and stop <= on:
+                continue
+            out.append(p)
+        return out
 
     def active_plans(self, on: dt.date) -> list[MedicationPlan]:
         """Plans being taken on ``on``: active, started, and not yet at their stop."""

@@ -24,12 +24,21 @@ from ..domain.workup import WorkupItem
 from ..paths import resource
 from ..rules.engine import evaluate, load_rule_set
 from ..rules.lifecycle import AlertEvent, EventKind, OverrideReason, Status, history_of, status_of, transitions
-from ..rules.model import Alert, RuleSet, Severity
+from ..rules.model import Alert, Citation, RuleSet, Severity
 from ..rules.snapshot import Snapshot
 from .base import ServiceBase
 from .dto import AlertStateRow, PatientRecord
 from .ports import UnitOfWork, UnitOfWorkFactory
 from .session import PermissionDenied, SessionContext
+
+
+@cache
+def shipped_references() -> tuple[Citation, ...]:
+    with resource("evidence", "references.json").open(encoding="utf-8") as f:
+        refs = json.load(f)["references"]
+    return tuple(
+        Citation(k, v["label"], v.get("doi"), v.get("url"), bool(v.get("doi_unverified"))) for k, v in refs.items()
+    )
 
 
 @cache
@@ -218,6 +227,10 @@ class AlertService(ServiceBase):
     def today(self) -> dt.date:
         return self._clock.today()
 
+    def references(self) -> tuple[Citation, ...]:
+        """Every reference of the evidence base, cited by a loaded rule or not (the evidence library)."""
+        return shipped_references()
+
     # -- the rule set ---------------------------------------------------------------------------------
 
     def rule_set(self) -> RuleSet:
@@ -292,8 +305,8 @@ class AlertService(ServiceBase):
         with self._uow(read_only=as_of is not None) as uow:
             _, alerts = self._evaluate(uow, patient_id, on)
             events = uow.alerts.events(patient_id)
-            if as_of is not None:
-                return self._views(alerts, events, on)
+            if as_of is not None:  # only what had been answered by then
+                return self._views(alerts, [e for e in events if e.at.date() <= on], on)
             views = self._record(uow, patient_id, alerts, events)
             uow.commit()
             return views
@@ -349,7 +362,8 @@ class AlertService(ServiceBase):
                 events = uow.alerts.events_for(chunk)
                 for pid, hosp, snap in build_snapshots(uow, chunk, cat):
                     alerts = evaluate(rule_set, snap, on, settings.parameters, settings.disabled)
-                    for view in self._views(alerts, events[pid], on):
+                    known = [e for e in events[pid] if e.at.date() <= on]
+                    for view in self._views(alerts, known, on):
                         yield hosp, view
 
     # -- responding -------------------------------------------------------------------------------------
@@ -374,8 +388,8 @@ class AlertService(ServiceBase):
         if kind is EventKind.OVERRIDDEN:
             if reason_code not in {r.value for r in OverrideReason}:
                 problems["reason_code"] = "Choose the reason for overriding."
-            elif reason_code == OverrideReason.CLINICAL_JUDGEMENT.value and not comment.strip():
-                problems["comment"] = "Say what the clinical judgement is."
+            if not comment.strip():
+                problems["comment"] = "Add a comment: what was done, or why the alert does not apply."
         if kind is EventKind.SNOOZED:
             if until is None or until <= today:
                 problems["until"] = "Snooze until a date after today."
@@ -387,13 +401,16 @@ class AlertService(ServiceBase):
             problems["comment"] = text_problem(comment) or ""
         if problems:
             raise ValidationError.from_dict(problems)
+        rule = next((r for r in self.rule_set().rules if r.id == rule_id), None)
+        if rule is not None and rule.severity is Severity.CRITICAL:
+            # acknowledging or snoozing a critical alert takes it off the banner and the worklist, so it needs
+            # the same consultant authority as overriding it (checked, and a refusal audited, before writing)
+            self._require_override(actor)
         with self._uow() as uow:
             _, alerts = self._evaluate(uow, patient_id, today)
             alert = next((a for a in alerts if a.rule.id == rule_id and a.episode == episode), None)
             if alert is None:
                 raise ValidationError.single("alert", "This alert no longer applies; the list has been refreshed.")
-            if kind is EventKind.OVERRIDDEN and alert.severity is Severity.CRITICAL:
-                self._require_override(actor)
             events = uow.alerts.events(patient_id)
             new = transitions(alerts, events, self._clock.now())
             new.append(self._response(alert, kind, actor, reason_code, comment.strip(), until))
@@ -457,8 +474,11 @@ class AlertService(ServiceBase):
         blocking = [
             a
             for a in alerts
-            if a.severity is Severity.CRITICAL
-            and action in a.blocks
+            # a critical rule that could not be evaluated blocks too: a broken safety check must not wave it through
+            if (
+                (a.severity is Severity.CRITICAL and action in a.blocks)
+                or (a.error and a.rule.severity is Severity.CRITICAL)
+            )
             and status_of(a, events, today)[0] is not Status.OVERRIDDEN
         ]
         if not blocking:
@@ -466,9 +486,11 @@ class AlertService(ServiceBase):
         if override is None:
             raise CriticalAlertBlocked(blocking)
         if not actor.can(Permission.OVERRIDE_CRITICAL_ALERTS):
+            # the caller audits the refusal before its transaction (see PregnancyService.save_plan): a second
+            # writer here would wait on the caller's own write lock
             raise PermissionDenied(Permission.OVERRIDE_CRITICAL_ALERTS, actor)
-        if override.reason_code is OverrideReason.CLINICAL_JUDGEMENT and not override.comment.strip():
-            raise ValidationError.single("comment", "Say what the clinical judgement is.")
+        if not override.comment.strip():
+            raise ValidationError.single("comment", "Add a comment: what was done, or why the alert does not apply.")
         new = transitions(alerts, events, self._clock.now())
         for a in blocking:
             new.append(

@@ -31,6 +31,7 @@ from ..domain.medication import MedicationPlan, PlanChange, PlanStatus, plan_pro
 from ..domain.obstetric import Conception, Outcome, TissueGenetics
 from ..domain.pregnancy import SENSITIVE_OUTCOMES, CurrentPregnancy, end_problems, pregnancy_problems, to_history
 from ..domain.typecheck import text_problem
+from ..rules.snapshot import plan_key
 from .alerts import AlertService, Override
 from .base import ServiceBase
 from .ports import UnitOfWork, UnitOfWorkFactory
@@ -349,6 +350,8 @@ class PregnancyService(ServiceBase):
         A critical alert the plan would raise (e.g. progesterone without a confirmed intrauterine pregnancy)
         blocks the save — nothing is written — unless a consultant gives ``override``."""
         actor = self._actor(Permission.EDIT_PATIENTS)
+        if override is not None:
+            self._actor(Permission.OVERRIDE_CRITICAL_ALERTS)  # refused (and audited) before anything is written
         now = self._clock.now()
         with self._uow() as uow:
             uow.patients.get(patient_id)
@@ -388,7 +391,7 @@ class PregnancyService(ServiceBase):
                     ),
                 )
             if self._alerts is not None:
-                self._alerts.check_blocking(uow, patient_id, "plan", actor, override)
+                self._alerts.check_blocking(uow, patient_id, f"plan:{plan_key(plan)}", actor, override)
             uow.commit()
             return self._view(uow, patient_id)
 

@@ -100,6 +100,7 @@ class ResponseDialog(FormDialog):
         )
         self.kind = kind
         self.reason = QComboBox()
+        self.reason.addItem(tr("— choose the reason —"), None)  # never preselected: the reason is a decision
         for code, label in OVERRIDE_LABELS.items():
             self.reason.addItem(tr(label), code.value)
         self.until = DateField()
@@ -109,18 +110,24 @@ class ResponseDialog(FormDialog):
         else:
             self.add("until", tr("Snooze &until *"), self.until)
         self.comment = QLineEdit()
-        self.add("comment", tr("&Comment") + (" *" if kind is EventKind.SNOOZED else ""), self.comment)
+        self.add("comment", tr("&Comment *"), self.comment)
         self.finish_layout()
 
     def submit(self) -> Any:
         p = Problems()
         until = p.read("until", lambda: read_date(self.until)) if self.kind is EventKind.SNOOZED else None
         p.raise_if_any()
-        judgement = self.reason.currentData() == OverrideReason.CLINICAL_JUDGEMENT.value
-        if self.kind is EventKind.OVERRIDDEN and judgement and not self.comment.text().strip():
-            raise ValidationError.single("comment", tr("Say what the clinical judgement is."))
-        if self.kind is EventKind.SNOOZED and not self.comment.text().strip():
-            raise ValidationError.single("comment", tr("Give the reason for snoozing."))
+        problems = {}
+        if self.kind is EventKind.OVERRIDDEN and self.reason.currentData() is None:
+            problems["reason_code"] = tr("Choose the reason for overriding.")
+        if not self.comment.text().strip():
+            problems["comment"] = (
+                tr("Add a comment: what was done, or why the alert does not apply.")
+                if self.kind is EventKind.OVERRIDDEN
+                else tr("Give the reason for snoozing.")
+            )
+        if problems:
+            raise ValidationError.from_dict(problems)
         return (
             self.reason.currentData() if self.kind is EventKind.OVERRIDDEN else "",
             self.comment.text().strip(),
@@ -256,15 +263,11 @@ class AlertsTab(QWidget):
             return
         self.error.show_problem(None)
         reason, comment, until = "", "", None
+        actor = self._session.actor
+        if v.alert.severity is Severity.CRITICAL and not (actor and actor.can(Permission.OVERRIDE_CRITICAL_ALERTS)):
+            self.error.show_problem(tr("Only a consultant can respond to a critical alert."))
+            return
         if kind is not EventKind.ACKNOWLEDGED:
-            actor = self._session.actor
-            if (
-                kind is EventKind.OVERRIDDEN
-                and v.alert.severity is Severity.CRITICAL
-                and not (actor and actor.can(Permission.OVERRIDE_CRITICAL_ALERTS))
-            ):
-                self.error.show_problem(tr("Only a consultant can override a critical alert."))
-                return
             dlg = ResponseDialog(kind, v.alert, self._service.today(), self)
             if not dlg.exec() or dlg.result_value is None:
                 return

@@ -98,7 +98,7 @@ class EvidencePage(QWidget):
                 self.rules.setItem(r, c, QTableWidgetItem(value))
         self.rules.resizeColumnsToContents()
         self.rules.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        refs = {c.key: c for rule in self._rules for c in rule.citations}
+        refs = {c.key: c for c in self._services.alerts.references()}  # every reference, cited or not
         keys = sorted(refs, key=lambda k: (not k[1:].isdigit(), int(k[1:]) if k[1:].isdigit() else 0, k))
         self.refs.setRowCount(len(keys))
         for r, k in enumerate(keys):
@@ -180,13 +180,18 @@ class EvidencePage(QWidget):
         rule = self._rules[r]
         rs = self._services.alerts.rule_set()
         e = html.escape
+        tuned = self._services.alerts.rule_settings().parameters.get(rule.id, {})
         params = "".join(
-            f"<li>{e(p.label)}: {p.default:g} {e(p.unit)} "
+            f"<li>{e(p.label)}: {tuned.get(p.name, p.default):g} {e(p.unit)}"
+            + (f" ({e(tr('clinic setting; default'))} {p.default:g})" if p.name in tuned else "")
+            + " "
             f"(clinic may set {p.minimum:g}–{p.maximum:g}); {e(p.citation)}</li>"
             for p in rule.parameters
         )
         cites = "".join(
-            f'<li><a href="{e(c.link)}">{e(c.label)}</a></li>' if c.link else f"<li>{e(c.label)}</li>"
+            (f'<li><a href="{e(c.link)}">{e(c.label)}</a>' if c.link else f"<li>{e(c.label)}")
+            + (f" {e(tr('(DOI unconfirmed)'))}" if c.doi and c.doi_unverified else "")
+            + "</li>"
             for c in rule.citations
         )
         parts = [

@@ -401,13 +401,15 @@ class BlockedDialog(FormDialog):
         card.setHtml("<hr>".join(evidence_card(a) for a in blocked.alerts))
         card.setMinimumHeight(260)
         self.form.addRow(card)
+        self.can_override = can_override
         self.reason = QComboBox()
+        self.reason.addItem(tr("— choose the reason —"), None)  # never preselected: the reason is a decision
         for code, label in OVERRIDE_LABELS.items():
             self.reason.addItem(tr(label), code.value)
         self.comment = QLineEdit()
         if can_override:
             self.add("reason_code", tr("Override &reason *"), self.reason)
-            self.add("comment", tr("&Comment"), self.comment)
+            self.add("comment", tr("&Comment *"), self.comment)
         else:
             note = QLabel(tr("Only a consultant can override a critical alert. Nothing has been saved."))
             note.setWordWrap(True)
@@ -416,10 +418,16 @@ class BlockedDialog(FormDialog):
         self.finish_layout()
 
     def submit(self) -> Any:
-        code = OverrideReason(self.reason.currentData())
-        if code is OverrideReason.CLINICAL_JUDGEMENT and not self.comment.text().strip():
-            raise ValidationError.single("comment", tr("Say what the clinical judgement is."))
-        return Override(code, self.comment.text().strip())
+        if not self.can_override:  # Ctrl+S reaches here even with the button hidden
+            raise ValidationError.single("override", tr("Only a consultant can override a critical alert."))
+        problems = {}
+        if self.reason.currentData() is None:
+            problems["reason_code"] = tr("Choose the reason for overriding.")
+        if not self.comment.text().strip():
+            problems["comment"] = tr("Add a comment: what was done, or why the alert does not apply.")
+        if problems:
+            raise ValidationError.from_dict(problems)
+        return Override(OverrideReason(self.reason.currentData()), self.comment.text().strip())
 
 
 def _bad_date() -> dt.date:

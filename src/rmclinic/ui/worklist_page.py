@@ -243,4 +243,8 @@ class WorklistPage(QWidget):
             return
         dlg = ResultDialog(self._services.pregnancy, item.patient_id, f, view.edd_for(f.pregnancy_id), view.today, self)
         if dlg.exec() and dlg.result_value is not None:
+            try:  # a result can raise an alert (e.g. a short cervix): keep the list's alerts current
+                self._services.alerts.for_patient(item.patient_id)
+            except DomainError:
+                pass  # the result is saved; the alert appears when the record is next opened
             self.load()
