@@ -395,6 +395,21 @@ def _allergic(allergy: str, drug: str, indication: Indication = Indication.OTHER
 
 FIRES: list[Case] = [
     Case(
+        "R7",
+        "LA sampled while on warfarin",
+        lambda: patient(
+            workup=(la_positive(ON - days(10)),),
+            plans=(plan("warfarin", Indication.VTE_PROPHYLAXIS, start=ON - days(30), stop=None, pregnancy_id=None),),
+        ),
+        "warfarin",
+    ),
+    Case(
+        "R8",
+        "APS diagnosed by another unit, pregnant, untreated",
+        lambda: patient(history=TWO_LOSSES, risk=RiskHistory(aps_diagnosed=True), pregnancy=confirmed(wd(8))),
+        "recorded as diagnosed",
+    ),
+    Case(
         "R33",
         "short cervix after preterm birth; an earlier progesterone course already reached its stop",
         lambda: patient(
@@ -700,6 +715,15 @@ FIRES: list[Case] = [
 ]
 
 SILENT: list[Case] = [
+    Case(
+        "R33",
+        "short cervix after preterm birth, cerclage placed",
+        lambda: patient(
+            history=(PRETERM_BIRTH,),
+            pregnancy=replace(pregnancy(wd(20)), cerclage_on=ON - days(1)),
+            follow_ups=(cl_scan(ON, 20.0),),
+        ),
+    ),
     Case(
         "R8",
         "APS at 35+0: from 34+0 starting treatment is not what RCOG advises",

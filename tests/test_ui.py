@@ -239,9 +239,10 @@ def test_risk_history_form_validates_and_saves(qtbot: QtBot, svc: Services) -> N
     assert "120 to 220" in v.risk_errors["risk.height_cm"].text()
     v.height_edit.setText("163")
     v.periods.setCurrentIndex(v.periods.findData(True))
+    v.aps.setChecked(True)
     v.on_save_risk_clicked()
     saved = svc.patients.get(rec.id).data.risk
-    assert saved.bmi == 26.7 and saved.oligo_amenorrhoea is True
+    assert saved.bmi == 26.7 and saved.oligo_amenorrhoea is True and saved.aps_diagnosed
     assert [e.kind for e in saved.cervical_excisions] == ["lletz", "cone"]
     assert v.bmi.text() == "26.7"
 

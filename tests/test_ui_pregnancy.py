@@ -297,10 +297,14 @@ def test_bleeding_notes_survive_an_edit_and_no_gestation_after_a_loss(qtbot: QtB
     qtbot.addWidget(dlg)
     dlg.fetuses.setValue(2)
     dlg.care.setCurrentIndex(dlg.care.findData(True))
+    dlg.cerclage.setText("31/02/2026")
+    dlg.on_save_clicked()
+    assert "Not a date" in dlg.errors["cerclage_on"].text() and dlg.fetuses.value() == 2  # typed input kept
+    dlg.cerclage.set_date(TODAY - dt.timedelta(days=1))
     dlg.on_save_clicked()
     saved = svc.pregnancy.view(pid).pregnancy
     assert saved is not None and saved.fetuses == 2 and saved.bleeding[0].notes == "after intercourse"
-    assert saved.high_risk_care is True
+    assert saved.high_risk_care is True and saved.cerclage_on == TODAY - dt.timedelta(days=1)
 
     svc.pregnancy.save_plan(
         pid,

@@ -1,5 +1,6 @@
-"""Data two alert rules need: infrequent or absent periods in the risk history (R17) and whether the current
-pregnancy is booked in a high-risk or preconception clinic (R42)
+"""Data the alert rules need: infrequent or absent periods (R17) and an antiphospholipid syndrome diagnosed
+elsewhere (R8) in the risk history; whether the current pregnancy is booked in a high-risk or preconception
+clinic (R42) and the date of a cerclage placed in it (R33)
 
 Revision ID: 0006
 Revises: 0005
@@ -23,9 +24,13 @@ depends_on: str | Sequence[str] | None = None
 # its partial unique index (one open pregnancy per patient) through reflection, which is not worth the risk.
 def upgrade() -> None:
     op.add_column("current_pregnancy", sa.Column("high_risk_care", sa.Boolean(), nullable=True))
+    op.add_column("current_pregnancy", sa.Column("cerclage_on", sa.Date(), nullable=True))
     op.add_column("risk_history", sa.Column("oligo_amenorrhoea", sa.Boolean(), nullable=True))
+    op.add_column("risk_history", sa.Column("aps_diagnosed", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_column("risk_history", "aps_diagnosed")
     op.drop_column("risk_history", "oligo_amenorrhoea")
+    op.drop_column("current_pregnancy", "cerclage_on")
     op.drop_column("current_pregnancy", "high_risk_care")

@@ -208,6 +208,17 @@ DRUGS: dict[str, Drug] = {
             "TABLET (N Engl J Med 2019;380:1316-25): 50 micrograms daily",
         ),
         Drug("folic_acid", "Folic acid", None, "mg", Route.ORAL, (0.1, 10)),
+        # Oral anticoagulants, recorded so lupus anticoagulant results taken on them are flagged (R7); no ATC
+        # code for them is verified in the evidence base.
+        Drug("warfarin", "Warfarin (vitamin K antagonist)", None, "mg", Route.ORAL, (0.5, 20)),
+        Drug(
+            "doac",
+            "Direct oral anticoagulant (apixaban, rivaroxaban, edoxaban, dabigatran)",
+            None,
+            "",
+            Route.ORAL,
+            (0, math.inf),
+        ),
         # Immunotherapies (evidence base §3.6): recorded so the alert on their use outside research can fire.
         # No ATC code is verified for them and doses vary by weight, so the unit is typed and unguarded.
         Drug("ivig", "Intravenous immunoglobulin (IVIG)", None, "", Route.OTHER, (0, math.inf)),
@@ -223,6 +234,7 @@ DRUGS: dict[str, Drug] = {
 }
 PROGESTOGENS = frozenset(k for k, d in DRUGS.items() if d.progestogen)
 LMWH = frozenset({"enoxaparin", "dalteparin", "tinzaparin"})
+ANTICOAGULANTS = LMWH | {"warfarin", "doac"}
 IMMUNOTHERAPIES = frozenset({"ivig", "g_csf", "intralipid", "tnf_inhibitor", "prednisolone", "hydroxychloroquine"})
 
 

@@ -56,6 +56,7 @@ class RiskHistory:
     weight_kg: float | None = None
     drug_allergies: tuple[str, ...] = ()
     oligo_amenorrhoea: bool | None = None  # infrequent or absent periods; None: not asked
+    aps_diagnosed: bool = False  # antiphospholipid syndrome diagnosed, e.g. by another unit
 
     @property
     def bmi(self) -> float | None:

@@ -54,6 +54,7 @@ class CurrentPregnancy:
     version: int = 0
     notes: str = ""
     high_risk_care: bool | None = None  # booked in a high-risk or preconception clinic; None: not recorded
+    cerclage_on: dt.date | None = None  # cervical cerclage placed in this pregnancy
 
     @property
     def edd(self) -> dt.date:
@@ -79,7 +80,11 @@ def pregnancy_problems(p: CurrentPregnancy, today: dt.date) -> dict[str, str]:
     if not 1 <= p.fetuses <= 8:
         out["fetuses"] = "Number of fetuses must be 1 to 8."
     day0 = p.edd - dt.timedelta(days=280)
-    for name, value in (("iup_confirmed_on", p.iup_confirmed_on), ("heartbeat_on", p.heartbeat_on)):
+    for name, value in (
+        ("iup_confirmed_on", p.iup_confirmed_on),
+        ("heartbeat_on", p.heartbeat_on),
+        ("cerclage_on", p.cerclage_on),
+    ):
         if value is not None and value > today:
             out[name] = "The date cannot be in the future."
         elif value is not None and value < day0:

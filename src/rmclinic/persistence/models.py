@@ -180,6 +180,7 @@ class RiskHistoryRec(Tracked, Base):
     height_cm: Mapped[float | None] = mapped_column(Float)
     weight_kg: Mapped[float | None] = mapped_column(Float)
     oligo_amenorrhoea: Mapped[bool | None] = mapped_column(Boolean)
+    aps_diagnosed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     patient: Mapped[PatientRec] = relationship(back_populates="risk", lazy="raise")
     __table_args__ = (CheckConstraint(_in("smoking", ("unknown", "never", "former", "current")), name="smoking"),)
@@ -346,6 +347,7 @@ class CurrentPregnancyRec(Tracked, Base):
     outcome: Mapped[str | None] = mapped_column(String(24))
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     high_risk_care: Mapped[bool | None] = mapped_column(Boolean)
+    cerclage_on: Mapped[dt.date | None] = mapped_column(Date)
     history_pregnancy_id: Mapped[int | None] = mapped_column(ForeignKey("previous_pregnancy.id", ondelete="SET NULL"))
 
     __table_args__ = (

@@ -77,6 +77,7 @@ def _pregnancy(r: CurrentPregnancyRec) -> CurrentPregnancy:
         version=r.version,
         notes=r.notes,
         high_risk_care=r.high_risk_care,
+        cerclage_on=r.cerclage_on,
     )
 
 
@@ -97,6 +98,7 @@ def pregnancy_values(p: CurrentPregnancy) -> dict[str, Any]:
         "outcome": p.outcome.value if p.outcome else None,
         "sensitive": p.sensitive,
         "high_risk_care": p.high_risk_care,
+        "cerclage_on": p.cerclage_on,
     }
 
 

@@ -87,6 +87,7 @@ def _risk_values(r: RiskHistory) -> dict[str, Any]:
         "height_cm": r.height_cm,
         "weight_kg": r.weight_kg,
         "oligo_amenorrhoea": r.oligo_amenorrhoea,
+        "aps_diagnosed": r.aps_diagnosed,
     }
 
 

@@ -232,7 +232,7 @@ def _short(s: Snapshot) -> tuple[float, int] | None:
 def r33_short_cervix_with_history(s: Snapshot, on: dt.date, p: Params) -> Finding | None:
     short, history = _short(s), preterm_history(s)
     preg = s.pregnancy
-    if short is None or not history or preg is None or _progestogens(s, on):
+    if short is None or not history or preg is None or _progestogens(s, on) or preg.cerclage_on is not None:
         return None
     mm, ga = short
     return Finding(
@@ -369,6 +369,8 @@ ALLERGY_WORDS: dict[str, tuple[str, ...]] = {
     "tinzaparin": ("tinzaparin", "innohep", "heparin", "lmwh"),
     "levothyroxine": ("levothyroxine", "thyroxine"),
     "folic_acid": ("folic", "folate"),
+    "warfarin": ("warfarin", "coumadin"),
+    "doac": ("apixaban", "rivaroxaban", "edoxaban", "dabigatran", "doac"),
     "ivig": ("ivig", "immunoglobulin"),
     "g_csf": ("filgrastim", "g-csf", "g csf", "gcsf"),
     "intralipid": ("intralipid", "soya", "soybean", "egg"),

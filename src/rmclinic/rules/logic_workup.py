@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from ..domain.gestation import GestationalAge
 from ..domain.investigations import Interpretation
-from ..domain.medication import IMMUNOTHERAPIES, LMWH, Indication, PlanStatus
+from ..domain.medication import ANTICOAGULANTS, IMMUNOTHERAPIES, LMWH, Indication, PlanStatus
 from ..domain.obstetric import BIRTH_OUTCOMES, FIRST_TRIMESTER_END_DAYS, Outcome, TissueGenetics
 from ..domain.workup import RepeatState, Status, repeat_status
 from .engine import rule
@@ -141,7 +141,7 @@ def r7_la_on_anticoagulant(s: Snapshot, on: dt.date, p: Params) -> Finding | Non
         day = item.sample_date
         if day is None:
             continue
-        on_heparin = [pl for pl in s.active_plans(day) if pl.drug in LMWH]
+        on_heparin = [pl for pl in s.active_plans(day) if pl.drug in ANTICOAGULANTS]
         if on_heparin:
             return Finding(
                 (f"lupus anticoagulant sampled on {day}", f"{on_heparin[0].display_name} was being taken that day"),
@@ -154,6 +154,8 @@ def _aps(s: Snapshot) -> list[str]:
     """Laboratory-confirmed APS with three or more first-trimester or any second-trimester losses: ESHRE 2017
     advises treatment for laboratory APS with three or more losses, and anticoagulation after two losses only
     in research (evidence base §11), so two losses are not enough here."""
+    if s.risk.aps_diagnosed:  # diagnosed elsewhere (recorded in the risk history)
+        return persistent_apl(s) or ["antiphospholipid syndrome recorded as diagnosed"]
     confirmed = persistent_apl(s)
     return confirmed if confirmed and s.summary.meets_rcog else []
 

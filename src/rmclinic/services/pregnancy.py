@@ -206,6 +206,7 @@ class PregnancyService(ServiceBase):
                 bleeding=tuple(sorted(details.bleeding, key=lambda b: b.date)),
                 notes=details.notes,
                 high_risk_care=details.high_risk_care,
+                cerclage_on=details.cerclage_on,
             )
             problems = pregnancy_problems(new, self._clock.today())
             if problems:
@@ -221,6 +222,7 @@ class PregnancyService(ServiceBase):
                     "heartbeat_on",
                     "notes",
                     "high_risk_care",
+                    "cerclage_on",
                 )
                 if getattr(p, k) != getattr(new, k)
             }

@@ -133,6 +133,7 @@ def patient_to_json(data: PatientData, archived: bool) -> dict[str, Any]:
             "height_cm": r.height_cm,
             "weight_kg": r.weight_kg,
             "oligo_amenorrhoea": r.oligo_amenorrhoea,
+            "aps_diagnosed": r.aps_diagnosed,
             "drug_allergies": list(r.drug_allergies),
         },
         "previous_pregnancies": [
@@ -193,6 +194,7 @@ def patient_from_json(obj: dict[str, Any]) -> tuple[PatientData, bool]:
             height_cm=risk.get("height_cm"),
             weight_kg=risk.get("weight_kg"),
             oligo_amenorrhoea=risk.get("oligo_amenorrhoea"),
+            aps_diagnosed=risk.get("aps_diagnosed", False),
             drug_allergies=tuple(risk.get("drug_allergies", [])),
         ),
         pregnancies=tuple(
@@ -375,6 +377,7 @@ def pregnancy_to_json(p: CurrentPregnancy) -> dict[str, Any]:
         "sensitive": p.sensitive,
         "notes": p.notes,
         "high_risk_care": p.high_risk_care,
+        "cerclage_on": _d(p.cerclage_on),
     }
 
 
@@ -398,6 +401,7 @@ def pregnancy_from_json(obj: dict[str, Any]) -> CurrentPregnancy:
         sensitive=obj.get("sensitive", outcome in SENSITIVE_OUTCOMES),
         notes=obj.get("notes", ""),
         high_risk_care=obj.get("high_risk_care"),
+        cerclage_on=_date(obj.get("cerclage_on")),
     )
 
 

@@ -180,6 +180,7 @@ class PatientView(QWidget):
         self.cerclage = QCheckBox(tr("Previous cervical cerclage"))
         self.cerclage_notes = QLineEdit()
         self.vte = QCheckBox(tr("Venous thromboembolism in the past"))
+        self.aps = QCheckBox(tr("Antiphospholipid syndrome diagnosed (e.g. by another unit)"))
         self.vte_notes = QLineEdit()
         self.allergies = QLineEdit()
         self.allergies.setPlaceholderText(tr("separate with ';', e.g. Penicillin; Latex"))
@@ -197,6 +198,7 @@ class PatientView(QWidget):
             ("risk.cerclage_notes", tr("Cerclage &notes"), self.cerclage_notes),
             ("risk.vte_history", "", self.vte),
             ("risk.vte_notes", tr("&VTE notes"), self.vte_notes),
+            ("risk.aps_diagnosed", "", self.aps),
             ("risk.drug_allergies", tr("Drug a&llergies"), self.allergies),
             ("risk.oligo_amenorrhoea", tr("&Periods (oligo-/amenorrhoea)"), self.periods),
         ):
@@ -370,6 +372,7 @@ class PatientView(QWidget):
         self.cerclage_notes.setText(r.cerclage_notes)
         self.vte.setChecked(r.vte_history)
         self.vte_notes.setText(r.vte_notes)
+        self.aps.setChecked(r.aps_diagnosed)
         self.allergies.setText("; ".join(r.drug_allergies))
         self.periods.setCurrentIndex(max(0, self.periods.findData(r.oligo_amenorrhoea)))
         for e in self.risk_errors.values():
@@ -517,6 +520,7 @@ class PatientView(QWidget):
                 weight_kg=values["weight_kg"],
                 drug_allergies=tuple(a.strip() for a in self.allergies.text().split(";") if a.strip()),
                 oligo_amenorrhoea=self.periods.currentData(),
+                aps_diagnosed=self.aps.isChecked(),
             ),
             {},
         )

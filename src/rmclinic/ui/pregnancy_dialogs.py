@@ -246,6 +246,9 @@ class DetailsDialog(FormDialog):
             self.care.addItem(label, value)
         self.care.setCurrentIndex(max(0, self.care.findData(p.high_risk_care)))
         self.add("high_risk_care", tr("High-risk &care"), self.care)
+        self.cerclage = DateField(optional=True)
+        self.cerclage.set_date(p.cerclage_on)
+        self.add("cerclage_on", tr("Cervical ce&rclage placed on"), self.cerclage)
         self.notes = QPlainTextEdit(p.notes)
         self.notes.setTabChangesFocus(True)
         self.notes.setFixedHeight(60)
@@ -274,6 +277,7 @@ class DetailsDialog(FormDialog):
         p = Problems()
         iup = p.read("iup_confirmed_on", lambda: read_date(self.iup_date))
         heartbeat = p.read("heartbeat_on", lambda: read_date(self.heartbeat))
+        cerclage = p.read("cerclage_on", lambda: read_date(self.cerclage))
         episodes = []
         for r in range(self.bleeding.rowCount()):
             item = self.bleeding.item(r, 0)
@@ -298,6 +302,7 @@ class DetailsDialog(FormDialog):
             bleeding=tuple(episodes),
             notes=self.notes.toPlainText().strip(),
             high_risk_care=self.care.currentData(),
+            cerclage_on=cerclage,
         )
         assert self._p.id is not None
         return self._service.update(self._pid, self._p.id, self._p.version, details)
