@@ -369,12 +369,9 @@ def test_idle_lock_covers_data_and_same_user_unlocks(qtbot: QtBot, svc: Services
     svc.auth.add_user("nina", Role.NURSE, "Nurse-Pass-42")
     svc.auth.login("nina", "Nurse-Pass-42")
     rec = svc.patients.register(AMIRA)
-    window = MainWindow(svc, remember_geometry=False, idle_ms=50)
+    # idle only once the scene is set: a lock during start-up would open the real (modal) unlock dialog
+    window = MainWindow(svc, remember_geometry=False, idle_ms=3_600_000)
     qtbot.addWidget(window)
-    show_active(qtbot, window)
-    window.load()
-    window.patients.open_patient(rec.id)
-    window.patients.view.weight_edit.setText("71")  # unsaved input
     unlock_dialogs: list[object] = []
 
     def fake_ask() -> None:  # the real dialog runs its own loop; drive it by hand
@@ -389,6 +386,11 @@ def test_idle_lock_covers_data_and_same_user_unlocks(qtbot: QtBot, svc: Services
         window.finish_unlock(dlg.switched_user)
 
     window.ask_unlock = fake_ask  # type: ignore[method-assign]
+    show_active(qtbot, window)
+    window.load()
+    window.patients.open_patient(rec.id)
+    window.patients.view.weight_edit.setText("71")  # unsaved input
+    window.idle.set_timeout(50)
     qtbot.waitUntil(lambda: bool(unlock_dialogs), timeout=3000)
     assert not window.is_locked and window._covers == []
     assert window.patients.view.weight_edit.text() == "71"  # kept for the same user
