@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .dating import date_at, gestation_days_on
+from .dating import date_at
 from .gestation import GestationalAge
 
 SHORT_CERVIX_MM = 25.0  # NICE NG25: "25 mm or less"
@@ -292,10 +292,3 @@ def build_series(
         )
         for d in series_dates(protocol, edd, not_before)
     ]
-
-
-def gestation_label(edd: dt.date | None, day: dt.date) -> str | None:
-    if edd is None:
-        return None
-    days = gestation_days_on(edd, day)
-    return str(GestationalAge(days)) if 0 <= days <= 315 else None

@@ -50,8 +50,7 @@ class SqlAlertRepository:
         self.s = session
 
     def events(self, patient_id: int) -> list[AlertEvent]:
-        q = select(AlertEventRec).where(AlertEventRec.patient_id == patient_id).order_by(AlertEventRec.id)
-        return [_event(r) for r in self.s.scalars(q)]
+        return self.events_for([patient_id])[patient_id]
 
     def events_for(self, patient_ids: Sequence[int]) -> dict[int, list[AlertEvent]]:
         out: dict[int, list[AlertEvent]] = {pid: [] for pid in patient_ids}

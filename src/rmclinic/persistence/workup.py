@@ -77,13 +77,7 @@ class SqlWorkupRepository:
         self.s = session
 
     def for_patient(self, patient_id: int) -> list[WorkupItem]:
-        q = (
-            select(WorkupItemRec)
-            .where(WorkupItemRec.patient_id == patient_id)
-            .options(selectinload(WorkupItemRec.history))
-            .order_by(WorkupItemRec.id)
-        )
-        return [_item(r) for r in self.s.scalars(q)]
+        return self.for_patients([patient_id])[patient_id]
 
     def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[WorkupItem]]:
         q = (

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
-from ..domain.errors import DomainError, ValidationError
+from ..domain.errors import DomainError, NotFoundError, ValidationError
 from ..domain.followup import FollowUp
 from ..domain.identifiers import normalise_hospital_number
 from ..domain.investigations import Catalogue
@@ -189,13 +189,11 @@ def _snapshot(
 
 
 def build_snapshot(uow: UnitOfWork, patient_id: int, catalogue: Catalogue) -> tuple[str, Snapshot]:
-    record = uow.patients.get(patient_id)
-    care = (
-        uow.pregnancy.pregnancies(patient_id),
-        uow.pregnancy.plans(patient_id),
-        uow.pregnancy.follow_ups(patient_id),
-    )
-    return record.data.hospital_number, _snapshot(record, uow.workup.for_patient(patient_id), care, catalogue)
+    found = build_snapshots(uow, [patient_id], catalogue)
+    if not found:
+        raise NotFoundError(f"No patient with id {patient_id}.")
+    _, hospital_number, snap = found[0]
+    return hospital_number, snap
 
 
 BATCH = 500  # patients loaded per round of queries when evaluating many
@@ -274,16 +272,23 @@ class AlertService(ServiceBase):
             )
         return rows
 
+    def _settle(
+        self, patient_id: int, alerts: Sequence[Alert], events: Sequence[AlertEvent]
+    ) -> tuple[list[AlertEvent], list[AlertView], list[AlertStateRow]]:
+        """What an evaluation today changes: the firings and endings to record, the alerts as they now stand,
+        and the patient's current-alert rows for the worklist."""
+        today = self._clock.today()
+        new = transitions(alerts, events, self._clock.now())
+        views = self._views(alerts, [*events, *new], today)
+        return new, views, self._state(patient_id, views, today)
+
     def _record(
         self, uow: UnitOfWork, patient_id: int, alerts: Sequence[Alert], events: list[AlertEvent]
     ) -> list[AlertView]:
         """Write the firings and endings this evaluation found, and the patient's current alerts."""
-        today = self._clock.today()
-        new = transitions(alerts, events, self._clock.now())
-        if new:
-            uow.alerts.add(patient_id, new)
-        views = self._views(alerts, [*events, *new], today)
-        uow.alerts.replace_state([patient_id], self._state(patient_id, views, today), self._clock.now())
+        new, views, state = self._settle(patient_id, alerts, events)
+        uow.alerts.add(patient_id, new)
+        uow.alerts.replace_state([patient_id], state, self._clock.now())
         return views
 
     @staticmethod
@@ -317,8 +322,7 @@ class AlertService(ServiceBase):
         self._actor(Permission.VIEW_PATIENTS)
         with self._uow(read_only=True) as uow:
             ids = uow.patients.all_ids()
-        cat, rule_set = self._catalogue(), self.rule_set()
-        today, now = self._clock.today(), self._clock.now()
+        cat, rule_set, today = self._catalogue(), self.rule_set(), self._clock.today()
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
             with self._uow() as uow:
@@ -328,11 +332,11 @@ class AlertService(ServiceBase):
                 state: list[AlertStateRow] = []
                 for pid, _hosp, snap in build_snapshots(uow, chunk, cat):
                     alerts = evaluate(rule_set, snap, today, settings.parameters, settings.disabled)
-                    new = transitions(alerts, events[pid], now)
+                    new, _views, rows = self._settle(pid, alerts, events[pid])
                     new_events += [(pid, e) for e in new]
-                    state += self._state(pid, self._views(alerts, [*events[pid], *new], today), today)
+                    state += rows
                 uow.alerts.add_many(new_events)
-                uow.alerts.replace_state(chunk, state, now)
+                uow.alerts.replace_state(chunk, state, self._clock.now())
                 uow.commit()
             if progress is not None:
                 progress(min(start + BATCH, len(ids)), len(ids))
