@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable, Sequence
 
 from .domain.accounts import Permission
 from .domain.clock import Clock, SystemClock
@@ -15,6 +16,7 @@ from .services.alerts import AlertService
 from .services.audit import AuditService
 from .services.auth import AuthService
 from .services.backup import BackupService
+from .services.careplan import CarePlanData, CarePlanService
 from .services.container import Services
 from .services.demo import DemoService
 from .services.patients import PatientService
@@ -60,11 +62,19 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
         workup=workup,
         pregnancy=PregnancyService(uow, clk, session, alerts),
         alerts=alerts,
+        careplans=CarePlanService(uow, clk, session, alerts, workup.catalogue, render_care_plans),
         worklist=WorklistService(uow, clk, session),
         backend=engine.dialect.name,
         database_label=describe(resolved),
         close=engine.dispose,
     )
+
+
+def render_care_plans(plans: Sequence[CarePlanData], progress: Callable[[int, int], None] | None = None) -> bytes:
+    """ReportLab is imported on the first printout, not at start-up."""
+    from .reports.careplan import render_care_plans as render
+
+    return render(plans, progress)
 
 
 def _upgrade_quietly(url: str) -> None:

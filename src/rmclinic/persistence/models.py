@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -491,6 +492,31 @@ class AlertStateRec(Base):
     __table_args__ = (
         Index("uq_alert_state_patient_rule_episode", "patient_id", "rule_id", "episode", unique=True),
         Index("ix_alert_state_status_severity", "status", "severity"),
+    )
+
+
+class CarePlanSignatureRec(Base):
+    """A consultant's sign-off of one care plan version: the exact PDF bytes printed, never changed, so the
+    version can be reprinted as signed. Append-only; a new sign-off is a new version."""
+
+    __tablename__ = "care_plan_signature"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    variant: Mapped[str] = mapped_column(String(12))
+    version: Mapped[int] = mapped_column(Integer)
+    signed_by: Mapped[str] = mapped_column(String(32))
+    signed_by_name: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    record_hash: Mapped[str] = mapped_column(String(64))
+    rule_set_version: Mapped[str] = mapped_column(String(32))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    __table_args__ = (
+        CheckConstraint(_in("variant", ("patient", "clinician")), name="variant"),
+        Index("uq_care_plan_signature_patient_variant_version", "patient_id", "variant", "version", unique=True),
     )
 
 

@@ -12,6 +12,7 @@ from ..services.ports import UnitOfWorkFactory
 from .accounts import SqlSettingsRepository, SqlUserRepository
 from .alerts import SqlAlertRepository
 from .audit import SqlAuditLog
+from .careplans import SqlCarePlanRepository
 from .db import WRITER_OPTIONS
 from .pregnancy import SqlPregnancyRepository
 from .repository import SqlPatientRepository, translate_errors
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
     workup: SqlWorkupRepository
     pregnancy: SqlPregnancyRepository
     alerts: SqlAlertRepository
+    careplans: SqlCarePlanRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
@@ -41,6 +43,7 @@ class SqlUnitOfWork:
         self.workup = SqlWorkupRepository(self.session)
         self.pregnancy = SqlPregnancyRepository(self.session)
         self.alerts = SqlAlertRepository(self.session)
+        self.careplans = SqlCarePlanRepository(self.session)
         return self
 
     def __exit__(

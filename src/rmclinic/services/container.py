@@ -9,6 +9,7 @@ from .alerts import AlertService
 from .audit import AuditService
 from .auth import AuthService
 from .backup import BackupService
+from .careplan import CarePlanService
 from .demo import DemoService
 from .patients import PatientService
 from .pregnancy import PregnancyService
@@ -33,6 +34,7 @@ class Services:
     pregnancy: PregnancyService
     worklist: WorklistService
     alerts: AlertService
+    careplans: CarePlanService
     backend: str  # "sqlite" or "postgresql"
     database_label: str  # the URL without its password, for the status bar and messages
     close: Callable[[], None]

@@ -144,3 +144,20 @@ class AlertStateRow:
     status: str
     until: dt.date | None
     since: dt.date
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    """A consultant's sign-off of one care plan version."""
+
+    id: int
+    patient_id: int
+    variant: str
+    version: int  # 1, 2, ... per patient and variant
+    signed_by: str  # username
+    signed_by_name: str
+    signed_at: dt.datetime
+    record_hash: str
+    rule_set_version: str
+    pdf_sha256: str
+    comment: str = ""

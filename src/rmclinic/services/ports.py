@@ -17,7 +17,17 @@ from ..domain.pregnancy import CurrentPregnancy
 from ..domain.search import SearchTerm
 from ..domain.workup import HistoryEntry, WorkupItem
 from ..rules.lifecycle import AlertEvent
-from .dto import AlertStateRow, AuditFilter, PatientPage, PatientRecord, PatientRow, ReviewRow, UserRecord, WorklistRow
+from .dto import (
+    AlertStateRow,
+    AuditFilter,
+    PatientPage,
+    PatientRecord,
+    PatientRow,
+    ReviewRow,
+    SignatureInfo,
+    UserRecord,
+    WorklistRow,
+)
 
 
 class PatientRepository(Protocol):
@@ -202,6 +212,16 @@ class AlertRepository(Protocol):
     def worklist_alerts(self, start: dt.date, end: dt.date) -> list[WorklistRow]: ...
 
 
+class CarePlanRepository(Protocol):
+    def signatures(self, patient_id: int) -> list[SignatureInfo]: ...
+
+    def pdf(self, signature_id: int) -> tuple[SignatureInfo, bytes] | None: ...
+
+    def add(self, info: SignatureInfo, pdf: bytes) -> SignatureInfo: ...
+
+    def latest_for(self, patient_ids: Sequence[int]) -> dict[int, list[SignatureInfo]]: ...
+
+
 class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
 
@@ -212,6 +232,7 @@ class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     workup: WorkupRepository
     pregnancy: PregnancyRepository
     alerts: AlertRepository
+    careplans: CarePlanRepository
 
     def commit(self) -> None: ...
 

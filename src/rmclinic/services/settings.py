@@ -10,9 +10,11 @@ from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.errors import ValidationError
 from ..domain.followup import DEFAULT_PROTOCOLS, parse_protocols
+from ..domain.typecheck import text_problem
 from ..domain.worklist import DEFAULT_MILESTONES, parse_milestones
 from .alerts import parse_rule_settings, shipped_rule_set
 from .base import ServiceBase
+from .careplan import decode_logo
 from .catalogue import check_additions, check_protocol
 
 
@@ -30,6 +32,13 @@ def _int_between(lo: int, hi: int) -> Callable[[str], str | None]:
         if not value.strip().isdigit() or not lo <= int(value) <= hi:
             return f"Type a whole number from {lo} to {hi}."
         return None
+
+    return check
+
+
+def _text(limit: int) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        return f"At most {limit} characters." if len(value) > limit else text_problem(value)
 
     return check
 
@@ -73,6 +82,27 @@ SPECS = {
             '"parameters": {"R14": {"tsh_threshold": 2.5}}}; bounds in the evidence library)',
             "",
             lambda v: _parses(lambda t: parse_rule_settings(t, shipped_rule_set()), v),
+        ),
+        SettingSpec("clinic_name", "Clinic name (printed on care plans)", "Recurrent Miscarriage Clinic", _text(200)),
+        SettingSpec("clinic_address", "Clinic address (printed on care plans)", "", _text(500)),
+        SettingSpec("clinic_phone", "Clinic telephone, working hours (printed on care plans)", "", _text(100)),
+        SettingSpec(
+            "clinic_urgent_phone",
+            "Urgent telephone out of hours, e.g. early pregnancy unit or maternity triage (printed on care plans)",
+            "",
+            _text(100),
+        ),
+        SettingSpec(
+            "clinic_urgent_advice",
+            "What patients should do if they have bleeding or pain, in the clinic's own words (care plans)",
+            "",
+            _text(1000),
+        ),
+        SettingSpec(
+            "clinic_logo",
+            "Clinic logo for care plans (a PNG or JPEG file, at most 256 KB)",
+            "",
+            lambda v: None if not v or decode_logo(v) is not None else "Choose a PNG or JPEG file of at most 256 KB.",
         ),
         SettingSpec(
             "catalogue_additions",
