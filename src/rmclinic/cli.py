@@ -84,6 +84,23 @@ def _parser() -> argparse.ArgumentParser:
         help="re-evaluate every patient now and record the results for the worklist (e.g. nightly); prints a summary",
     )
 
+    cp = sub.add_parser(
+        "careplan",
+        help="print a care plan to PDF: one patient's, or every patient's on a day's worklist",
+        description="Needs a nurse or consultant; every care plan printed is audited.",
+    )
+    cp.add_argument("hospital_number", nargs="?", metavar="HOSPNO", help="the patient (or use --worklist-date)")
+    cp.add_argument(
+        "--variant",
+        choices=["patient", "clinician"],
+        default="patient",
+        help="patient: plain words and large type (default); clinician: full workup, alerts and references",
+    )
+    cp.add_argument(
+        "--worklist-date", type=_iso_date, metavar="YYYY-MM-DD", help="every patient on this day's worklist, one PDF"
+    )
+    cp.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
+
     ru = sub.add_parser("rules", help="the alert rules with their sources (the evidence library)")
     ru.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
 
@@ -325,6 +342,30 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_careplan(args: argparse.Namespace) -> int:
+    from .domain.identifiers import normalise_hospital_number
+
+    if (args.hospital_number is None) == (args.worklist_date is None):
+        raise CliError("give a hospital number or --worklist-date YYYY-MM-DD (one of them)")
+    out = Path(args.output)
+    if not out.parent.exists():
+        raise CliError(f"cannot write {out}: folder {out.parent} does not exist")
+    with _LoggedIn(args) as svc:
+        if args.worklist_date is not None:
+            pdf, n = svc.careplans.render_batch(args.worklist_date, args.variant)
+            what = f"{n} {args.variant} care plan{'s' if n != 1 else ''} for {args.worklist_date.isoformat()}"
+        else:
+            hospital_number = normalise_hospital_number(args.hospital_number)
+            record = svc.patients.find_by_hospital_number(hospital_number)
+            if record is None:
+                raise CliError(f"no patient with hospital number {hospital_number}")
+            pdf = svc.careplans.render(record.id, args.variant)
+            what = f"{args.variant} care plan of {hospital_number}"
+    write_private_atomically(out, pdf)
+    print(f"wrote {what} to {out}")
+    return 0
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     import datetime as _dt
 
@@ -490,6 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_worklist(args)
         if args.command == "alerts":
             return cmd_alerts(args)
+        if args.command == "careplan":
+            return cmd_careplan(args)
         if args.command == "rules":
             return cmd_rules(args)
         if args.command == "users":
