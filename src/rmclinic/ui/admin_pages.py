@@ -264,7 +264,51 @@ class AuditPage(QWidget):
             self.error.show_problem(str(e))
 
 
-MULTILINE_SETTINGS = frozenset({"catalogue_additions", "followup_protocols", "worklist_milestones", "rule_settings"})
+MULTILINE_SETTINGS = frozenset(
+    {"catalogue_additions", "followup_protocols", "worklist_milestones", "rule_settings", "clinic_urgent_advice"}
+)
+
+
+class LogoField(QLineEdit):
+    """The clinic logo: chosen from a file, kept as base64 in the database so every workstation prints it.
+    Shows what is set rather than the encoded bytes; double-click (or F4) to choose, Delete to remove."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._value = ""
+        self.setReadOnly(True)
+        self.setPlaceholderText(tr("No logo — double-click to choose a PNG or JPEG file"))
+
+    def text(self) -> str:
+        return self._value
+
+    def setText(self, value: str) -> None:  # type: ignore[override]
+        self._value = value
+        size = len(value) * 3 // 4
+        super().setText(
+            tr("Logo set ({kb} KB) — double-click to change, Delete to remove").format(kb=max(1, size // 1024))
+            if value
+            else ""
+        )
+
+    def choose(self, path: str | None = None) -> None:
+        import base64
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, tr("Clinic logo"), "", tr("Images (*.png *.jpg *.jpeg)"))
+        if path:
+            self.setText(base64.b64encode(Path(path).read_bytes()).decode("ascii"))
+
+    def mouseDoubleClickEvent(self, event: Any) -> None:
+        self.choose()
+
+    def keyPressEvent(self, event: Any) -> None:
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.setText("")
+        elif event.key() in (Qt.Key.Key_F4, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.choose()
+        else:
+            super().keyPressEvent(event)
 
 
 class SettingsPage(QWidget):
@@ -279,7 +323,9 @@ class SettingsPage(QWidget):
         for key, spec in SPECS.items():
             if not spec.user_editable:
                 continue
-            w: QLineEdit | QPlainTextEdit = QPlainTextEdit() if key in MULTILINE_SETTINGS else QLineEdit()
+            w: QLineEdit | QPlainTextEdit = (
+                QPlainTextEdit() if key in MULTILINE_SETTINGS else LogoField() if key == "clinic_logo" else QLineEdit()
+            )
             if isinstance(w, QPlainTextEdit):
                 w.setTabChangesFocus(True)
                 w.setFixedHeight(120)

@@ -248,6 +248,17 @@ class AlertsTab(QWidget):
             self.table.selectRow(0)
         self._show_card()
 
+    def select(self, rule_id: str, episode: str) -> None:
+        """Select an alert by rule and episode (e.g. clicked on the timeline); closed ones are shown if needed."""
+        for attempt in range(2):
+            for r, v in enumerate(self.shown):
+                if v.alert.rule.id == rule_id and (not episode or v.alert.episode == episode):
+                    self.table.selectRow(r)
+                    self.table.setFocus()
+                    return
+            if attempt == 0 and not self.show_closed.isChecked():
+                self.show_closed.setChecked(True)  # re-lists through its toggled signal
+
     def selected(self) -> AlertView | None:
         r = self.table.currentRow()
         return self.shown[r] if 0 <= r < len(self.shown) else None

@@ -78,7 +78,12 @@ class MainWindow(QMainWindow):
         self.nav.setStyleSheet("QListWidget::item { padding: 6px 10px; }")
         self.pages = QStackedWidget()
         self.patients = PatientsPage(
-            services.patients, services.workup, services.pregnancy, services.alerts, services.session
+            services.patients,
+            services.workup,
+            services.pregnancy,
+            services.alerts,
+            services.session,
+            services.careplans,
         )
         self.worklist_page = WorklistPage(services)
         self.worklist_page.open_requested.connect(self.open_worklist_item)

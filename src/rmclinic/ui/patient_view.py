@@ -31,17 +31,21 @@ from ..domain.identifiers import format_nhs_number
 from ..domain.obstetric import GENETICS_LABELS, OUTCOME_LABELS, chronological
 from ..domain.patient import EXCISION_KINDS, SMOKING_VALUES, CervicalExcision, RiskHistory, age_on
 from ..domain.search import parse_date_dmy
+from ..domain.timeline import ItemRef
 from ..services.alerts import AlertService
+from ..services.careplan import CarePlanService
 from ..services.dto import PatientRecord
 from ..services.patients import PatientService
 from ..services.pregnancy import PregnancyService
 from ..services.session import SessionContext
 from ..services.workup import WorkupService
 from .alerts_tab import AlertsTab
+from .careplan_tab import CarePlanTab
 from .common import ErrorLabel, add_field, format_date, parse_optional_float, tr
 from .current_pregnancy_tab import CurrentPregnancyTab
 from .patient_dialog import PatientDialog
 from .pregnancy_dialog import PregnancyDialog
+from .timeline_view import TimelineView
 from .workup_tab import WorkupTab
 
 
@@ -62,11 +66,16 @@ class PatientView(QWidget):
         pregnancy: PregnancyService,
         alerts: AlertService | None = None,
         session: SessionContext | None = None,
+        careplans: CarePlanService | None = None,
         parent: Any = None,
     ) -> None:
         super().__init__(parent)
         self._service = service
+        self._careplans = careplans
         self.workup = WorkupTab(workup)
+        self.timeline: TimelineView | None = None
+        self.careplan: CarePlanTab | None = None
+        self._timeline_stale = True
         self.alerts = AlertsTab(alerts, session) if alerts is not None and session is not None else None
         self.pregnancy = CurrentPregnancyTab(pregnancy)
         self.pregnancy.changed.connect(self._pregnancy_changed)
@@ -119,6 +128,14 @@ class PatientView(QWidget):
             self.tabs.addTab(self.alerts, tr("A&lerts"))
             self.alerts.counts_changed.connect(self._show_alert_counts)
             self.workup.entry.saved.connect(lambda _v: self._reload_alerts())
+        if careplans is not None and session is not None:
+            self.timeline = TimelineView()
+            self.timeline.item_activated.connect(self.on_timeline_item_activated)
+            self.tabs.addTab(self.timeline, tr("T&imeline"))
+            self.careplan = CarePlanTab(careplans, session)
+            self.careplan.out_of_date_changed.connect(self._show_careplan_state)
+            self.tabs.addTab(self.careplan, tr("Care pla&n"))
+            self.tabs.currentChanged.connect(lambda _i: self._refresh_timeline_if_shown())
         outer.addWidget(self.tabs, 1)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close_requested.emit)
 
@@ -246,9 +263,54 @@ class PatientView(QWidget):
         self._reload_alerts()
 
     def _reload_alerts(self) -> None:
-        """Alerts follow every change to the record (and record their firings)."""
+        """Alerts follow every change to the record (and record their firings); so do the timeline and the
+        signed care plans' out-of-date marks."""
         if self.alerts is not None and self.record is not None:
             self.alerts.load(self.record.id)
+        self._timeline_stale = True
+        self._refresh_timeline_if_shown()
+        if self.careplan is not None and self.record is not None:
+            self.careplan.load(self.record.id, self.record.data.hospital_number)
+
+    def _refresh_timeline_if_shown(self) -> None:
+        """The timeline is laid out when its tab is looked at, not on every change behind it."""
+        if self.timeline is None or self._careplans is None or self.record is None:
+            return
+        if self.tabs.currentWidget() is self.timeline and self._timeline_stale:
+            self._timeline_stale = False
+            self.timeline.set_layout(self._careplans.timeline(self.record.id))
+
+    def _show_careplan_state(self, out_of_date: bool) -> None:
+        if self.careplan is not None:
+            label = tr("Care pla&n (⚠ out of date)") if out_of_date else tr("Care pla&n")
+            self.tabs.setTabText(self.tabs.indexOf(self.careplan), label)
+
+    def on_timeline_item_activated(self, ref: ItemRef) -> None:
+        """A click (or Enter) on the timeline opens what it points at, selected, in its own tab."""
+        if ref.kind in ("plan", "follow_up") and ref.key.isdigit():
+            self.show_tab("pregnancy")
+            self.pregnancy.select(ref.kind, int(ref.key))
+        elif ref.kind == "pregnancy":
+            self.show_tab("pregnancy")
+        elif ref.kind == "workup":
+            self.show_tab("workup")
+            if ref.key.isdigit():
+                self.workup.select_item(int(ref.key))
+        elif ref.kind == "alert" and self.alerts is not None:
+            self.show_tab("alerts")
+            rule_id, _, episode = ref.key.partition("|")
+            self.alerts.select(rule_id, episode)
+        elif ref.kind == "history" and ref.key.isdigit():
+            self.show_tab("history")
+            # the timeline numbers pregnancies as the record holds them; the table shows them by date
+            index = int(ref.key)
+            records = self.record.pregnancy_records if self.record is not None else []
+            if index < len(records):
+                target = records[index]
+                for row, r in enumerate(self._history_ids):
+                    if r is target:
+                        self.history.selectRow(row)
+                        self.history.setFocus()
 
     def _show_alert_counts(self, critical: int, warning: int, info: int) -> None:
         if self.alerts is None:
@@ -264,7 +326,13 @@ class PatientView(QWidget):
 
     def show_tab(self, name: str) -> None:
         """Bring a tab to the front by name: "pregnancy", "workup" or "history"."""
-        widget = {"pregnancy": self.pregnancy, "workup": self.workup, "alerts": self.alerts}.get(name)
+        widget = {
+            "pregnancy": self.pregnancy,
+            "workup": self.workup,
+            "alerts": self.alerts,
+            "timeline": self.timeline,
+            "careplan": self.careplan,
+        }.get(name)
         self.tabs.setCurrentIndex(self.tabs.indexOf(widget) if widget is not None else 0)
 
     def _show_pregnancy_line(self) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..services.alerts import AlertService
+from ..services.careplan import CarePlanService
 from ..services.dto import PatientQuery
 from ..services.patients import PatientService
 from ..services.pregnancy import PregnancyService
@@ -42,6 +43,7 @@ class PatientsPage(QStackedWidget):
         pregnancy: PregnancyService,
         alerts: AlertService | None = None,
         session: SessionContext | None = None,
+        careplans: CarePlanService | None = None,
         parent: Any = None,
     ) -> None:
         super().__init__(parent)
@@ -81,7 +83,7 @@ class PatientsPage(QStackedWidget):
         lay.addWidget(self.table, 1)
         self.addWidget(self.list_page)
 
-        self.view = PatientView(service, workup, pregnancy, alerts, session)
+        self.view = PatientView(service, workup, pregnancy, alerts, session, careplans)
         self.addWidget(self.view)
 
         self._debounce = QTimer(self)

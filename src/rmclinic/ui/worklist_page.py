@@ -4,16 +4,22 @@ Enter (or a double click) opens the patient at the right tab; follow-ups can be 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
+from PySide6.QtPrintSupport import QPrintDialog
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QProgressDialog,
     QPushButton,
     QSpinBox,
     QTableView,
@@ -24,8 +30,11 @@ from PySide6.QtWidgets import (
 from ..domain.accounts import Permission
 from ..domain.errors import DomainError
 from ..domain.worklist import FOLLOW_UP_TYPES, TYPE_LABELS, TYPES
+from ..fileio import write_private_atomically
 from ..services.container import Services
 from ..services.worklist import WorklistItem
+from . import printing
+from .careplan_tab import VARIANT_LABELS
 from .common import DateField, ErrorLabel, format_date, tr
 from .followup_dialogs import ResultDialog
 from .tasks import run_in_background
@@ -142,9 +151,13 @@ class WorklistPage(QWidget):
         self.done_button = QPushButton(tr("Mark &done…"))
         self.done_button.setToolTip(tr("Enter the result of the selected scan, swab, test or appointment"))
         self.done_button.clicked.connect(self.on_done_clicked)
+        self.print_button = QPushButton(tr("Print &care plans…"))
+        self.print_button.setToolTip(tr("The care plans of every patient on the first day's worklist, in one PDF"))
+        self.print_button.clicked.connect(self.on_print_careplans_clicked)
         row.addWidget(self.open_button)
         row.addWidget(self.done_button)
         row.addStretch(1)
+        row.addWidget(self.print_button)
         lay.addLayout(row)
         self.loading = False
         self._request = 0
@@ -161,6 +174,7 @@ class WorklistPage(QWidget):
         self.type_filter.setCurrentIndex(self.type_filter.findData(ALL if reviews else ALL_BUT_REVIEWS))
         self.type_filter.blockSignals(False)
         self.done_button.setVisible(actor is not None and actor.can(Permission.EDIT_PATIENTS))
+        self.print_button.setVisible(actor is not None and actor.can(Permission.PRINT))
 
     def _types(self) -> list[str] | None:
         value = self.type_filter.currentData()
@@ -248,3 +262,107 @@ class WorklistPage(QWidget):
             except DomainError:
                 pass  # the result is saved; the alert appears when the record is next opened
             self.load()
+
+    # -- batch printing ---------------------------------------------------------------------------------------
+
+    def ask_batch(self, day: dt.date) -> tuple[str, str] | None:
+        """Which copy, and where to: (variant, "printer" | "file" | "viewer"); None when cancelled.
+        Replaced in tests."""
+        dlg = BatchPrintDialog(day, self)
+        return dlg.values() if dlg.exec() else None
+
+    def on_print_careplans_clicked(self) -> None:
+        """Every patient on the chosen day's worklist, one PDF, made off the UI thread with progress."""
+        self.error.show_problem(None)
+        day, problem = self.start.date_or_problem()
+        if problem or day is None:
+            self.error.show_problem(problem or tr("Type the day first."))
+            return
+        chosen = self.ask_batch(day)
+        if chosen is None:
+            return
+        variant, destination = chosen
+        title = tr("care plans {d}").format(d=format_date(day))
+        printer = path = None
+        if destination == "printer":
+            printer = printing.choose_printer(self, title, type(self).exec_print_dialog)
+            if printer is None:
+                return
+        elif destination == "file":
+            path = printing.choose_pdf_file(self, f"careplans-{day.isoformat()}-{variant}.pdf")
+            if path is None:
+                return
+        progress = QProgressDialog(tr("Making the care plans…"), "", 0, 100, self)
+        progress.setWindowTitle(tr("Print care plans"))
+        progress.setCancelButton(None)
+        progress.setMinimumDuration(0)
+        relay = _Progress()
+
+        def advance(done: int, total: int) -> None:
+            progress.setMaximum(total)
+            progress.setValue(done)
+
+        relay.changed.connect(advance)
+
+        def finished(result: tuple[bytes, int]) -> None:
+            progress.close()
+            pdf, n = result
+            try:
+                if printer is not None:
+                    printing.deliver(printer, pdf, title)
+                elif path is not None:
+                    write_private_atomically(path, pdf)
+                else:
+                    printing.open_in_viewer(pdf, f"careplans-{day.isoformat()}")
+            except (printing.PrintFailed, OSError) as e:
+                self.error.show_problem(str(e))
+                return
+            self.status.setText(tr("{n} care plan(s) made for {d}.").format(n=n, d=format_date(day)))
+
+        def failed(exc: BaseException) -> None:
+            progress.close()
+            self.error.show_problem(
+                str(exc) if isinstance(exc, DomainError) else tr("The care plans could not be made; see the log.")
+            )
+
+        self._print_relay = relay  # alive until the job ends
+        run_in_background(
+            lambda: self._services.careplans.render_batch(day, variant, relay.changed.emit, destination),
+            finished,
+            failed,
+        )
+        progress.show()
+
+    exec_print_dialog: Callable[[QPrintDialog], int] = staticmethod(lambda d: d.exec())
+
+
+class _Progress(QObject):
+    changed = Signal(int, int)
+
+
+class BatchPrintDialog(QDialog):
+    def __init__(self, day: dt.date, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("Print care plans"))
+        lay = QVBoxLayout(self)
+        lay.addWidget(
+            QLabel(tr("Care plans of every patient on the worklist of {d}, in one PDF.").format(d=format_date(day)))
+        )
+        form = QFormLayout()
+        self.variant = QComboBox()
+        for key, label in VARIANT_LABELS.items():
+            self.variant.addItem(tr(label), key)
+        form.addRow(tr("&Copy"), self.variant)
+        self.destination = QComboBox()
+        self.destination.addItem(tr("Print…"), "printer")
+        self.destination.addItem(tr("Save as PDF…"), "file")
+        self.destination.addItem(tr("Open in the PDF viewer"), "viewer")
+        form.addRow(tr("&To"), self.destination)
+        lay.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
+
+    def values(self) -> tuple[str, str]:
+        return str(self.variant.currentData()), str(self.destination.currentData())

@@ -353,6 +353,18 @@ class WorkupTab(QWidget):
         if notify:
             self.changed.emit()
 
+    def select_item(self, item_id: int) -> None:
+        """Select the investigation a workup item belongs to (e.g. clicked on the timeline)."""
+        if self.view is None:
+            return
+        iid = next((i.investigation_id for i in self.view.items if i.id == item_id), None)
+        for lst in self.lists.values():
+            for row in range(lst.count()):
+                if lst.item(row).data(Qt.ItemDataRole.UserRole) == iid:
+                    lst.setCurrentRow(row)
+                    lst.setFocus()
+                    return
+
     def _on_item_activated(self, item: QListWidgetItem) -> None:
         """Enter or double-click on an investigation starts entering its result."""
         iid = item.data(Qt.ItemDataRole.UserRole)
