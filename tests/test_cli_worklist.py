@@ -18,6 +18,7 @@ from rmclinic.domain.medication import PlanStatus
 
 DAY = dt.date(2026, 11, 22)
 CONTRACT_TYPES = {
+    "visit",
     "swab",
     "cervical_length_scan",
     "blood_test",

@@ -19,6 +19,7 @@ from .services.backup import BackupService
 from .services.careplan import CarePlanData, CarePlanService
 from .services.container import Services
 from .services.demo import DemoService
+from .services.letters import LetterData, VisitService
 from .services.patients import PatientService
 from .services.pregnancy import PregnancyService
 from .services.session import SessionContext
@@ -42,6 +43,7 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
     settings = SettingsService(uow, clk, session)
     workup = WorkupService(uow, clk, session)
     alerts = AlertService(uow, clk, session, workup.catalogue)
+    careplans = CarePlanService(uow, clk, session, alerts, workup.catalogue, render_care_plans)
     return Services(
         session=session,
         auth=AuthService(uow, clk, session),
@@ -62,7 +64,8 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
         workup=workup,
         pregnancy=PregnancyService(uow, clk, session, alerts),
         alerts=alerts,
-        careplans=CarePlanService(uow, clk, session, alerts, workup.catalogue, render_care_plans),
+        careplans=careplans,
+        visits=VisitService(uow, clk, session, careplans, render_letter),
         worklist=WorklistService(uow, clk, session),
         backend=engine.dialect.name,
         database_label=describe(resolved),
@@ -75,6 +78,12 @@ def render_care_plans(plans: Sequence[CarePlanData], progress: Callable[[int, in
     from .reports.careplan import render_care_plans as render
 
     return render(plans, progress)
+
+
+def render_letter(data: LetterData) -> bytes:
+    from .reports.letter import render_letter as render
+
+    return render(data)
 
 
 def _upgrade_quietly(url: str) -> None:

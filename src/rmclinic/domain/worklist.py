@@ -10,8 +10,9 @@ from .gestation import GestationalAge, parse_weeks_days
 
 # The ``type`` values of the worklist (and of ``rmclinic worklist --json``).
 FOLLOW_UP_TYPES = ("swab", "cervical_length_scan", "blood_test", "appointment")
-TYPES = (*FOLLOW_UP_TYPES, "taper_step", "medication_stop", "milestone", "result_review", "alert")
+TYPES = ("visit", *FOLLOW_UP_TYPES, "taper_step", "medication_stop", "milestone", "result_review", "alert")
 TYPE_LABELS = {
+    "visit": "Clinic visit booked",
     "swab": "Swab",
     "cervical_length_scan": "Cervical-length scan",
     "blood_test": "Blood test",

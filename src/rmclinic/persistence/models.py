@@ -520,6 +520,62 @@ class CarePlanSignatureRec(Base):
     )
 
 
+class VisitRec(Tracked, Base):
+    """A clinic visit: booked, then attended (with notes under simple headings), cancelled or missed."""
+
+    __tablename__ = "visit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    visit_date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16))
+    clinician: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    patient_attended: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    partner_attended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    history: Mapped[str] = mapped_column(Text, default="", server_default="")
+    findings: Mapped[str] = mapped_column(Text, default="", server_default="")
+    discussion: Mapped[str] = mapped_column(Text, default="", server_default="")
+    plan: Mapped[str] = mapped_column(Text, default="", server_default="")
+    next_visit: Mapped[dt.date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", ("first", "follow_up", "early_pregnancy", "scan", "telephone")), name="kind"),
+        CheckConstraint(_in("status", ("booked", "attended", "cancelled", "did_not_attend")), name="status"),
+        Index("ix_visit_patient_date", "patient_id", "visit_date"),
+        Index("ix_visit_status_date", "status", "visit_date"),  # the worklist's patients booked for a day
+    )
+
+
+class LetterRec(Tracked, Base):
+    """A letter to the GP about a visit. A signed letter keeps its PDF and never changes (the service refuses
+    edits); a correction is a new row that names the one it corrects."""
+
+    __tablename__ = "letter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"))
+    letter_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
+    recipient: Mapped[str] = mapped_column(Text, default="", server_default="")
+    copy_to_patient: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("letter.id"))
+    created_by: Mapped[str] = mapped_column(String(32))
+    signed_by: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    signed_by_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    signed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    pdf_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        CheckConstraint(_in("status", ("draft", "signed")), name="status"),
+        Index("uq_letter_visit_version", "visit_id", "letter_version", unique=True),
+        Index("ix_letter_patient", "patient_id"),
+    )
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table behind a record class: bulk inserts through it run as one executemany."""
     return cast(Table, model.__table__)

@@ -21,16 +21,19 @@ from ..services.dto import PatientPage, PatientRecord, PatientRow, PregnancyReco
 from .models import (
     AlertEventRec,
     AlertStateRec,
+    CarePlanSignatureRec,
     CervicalExcisionRec,
     CurrentPregnancyRec,
     DrugAllergyRec,
     FollowUpRec,
+    LetterRec,
     MedicationPlanRec,
     MedicationStepRec,
     PartnerRec,
     PatientRec,
     PreviousPregnancyRec,
     RiskHistoryRec,
+    VisitRec,
     table_of,
 )
 
@@ -383,6 +386,9 @@ class SqlPatientRepository:
         """Remove every patient (demo-data --force only); children go first for the foreign keys."""
         n = self.count()
         for model in (
+            CarePlanSignatureRec,
+            LetterRec,
+            VisitRec,
             AlertStateRec,
             AlertEventRec,
             MedicationStepRec,

@@ -16,6 +16,7 @@ from .careplans import SqlCarePlanRepository
 from .db import WRITER_OPTIONS
 from .pregnancy import SqlPregnancyRepository
 from .repository import SqlPatientRepository, translate_errors
+from .visits import SqlVisitRepository
 from .workup import SqlWorkupRepository
 
 
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
     pregnancy: SqlPregnancyRepository
     alerts: SqlAlertRepository
     careplans: SqlCarePlanRepository
+    visits: SqlVisitRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
         self.pregnancy = SqlPregnancyRepository(self.session)
         self.alerts = SqlAlertRepository(self.session)
         self.careplans = SqlCarePlanRepository(self.session)
+        self.visits = SqlVisitRepository(self.session)
         return self
 
     def __exit__(

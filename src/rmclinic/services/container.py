@@ -11,6 +11,7 @@ from .auth import AuthService
 from .backup import BackupService
 from .careplan import CarePlanService
 from .demo import DemoService
+from .letters import VisitService
 from .patients import PatientService
 from .pregnancy import PregnancyService
 from .session import SessionContext
@@ -35,6 +36,7 @@ class Services:
     worklist: WorklistService
     alerts: AlertService
     careplans: CarePlanService
+    visits: VisitService
     backend: str  # "sqlite" or "postgresql"
     database_label: str  # the URL without its password, for the status bar and messages
     close: Callable[[], None]

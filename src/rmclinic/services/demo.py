@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from ..domain.errors import DomainError
 from ..domain.identifiers import nhs_check_digit
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
+from ..domain.visit import Visit, VisitStatus, VisitType
 from .auth import hash_password
 from .base import ServiceBase
 from .catalogue import merged_catalogue
@@ -405,6 +406,24 @@ DEMO_ACCOUNTS = (("admin", Role.ADMIN), ("consultant", Role.CONSULTANT), ("nurse
 DEMO_PASSWORD = "demo"  # exempt from the password policy only here, and the database is marked DEMO
 
 
+def demo_visits(ids: Sequence[int], first_index: int, day: dt.date) -> list[tuple[int, Visit]]:
+    """Every fifth demo patient was seen three weeks ago and is booked again within the week, so the
+    worklist has patients booked for each day. Drawn from the index, not the random streams, so every
+    other demo record stays the same."""
+    out: list[tuple[int, Visit]] = []
+    for k, pid in enumerate(ids):
+        i = first_index + k
+        if i % 5:
+            continue
+        seen, booked = day - dt.timedelta(days=21), day + dt.timedelta(days=i % 7)
+        kind = VisitType.FIRST if i % 2 else VisitType.FOLLOW_UP
+        out.append(
+            (pid, Visit(seen, kind, clinician="Demo consultant", partner_attended=i % 3 == 0, next_visit=booked))
+        )
+        out.append((pid, Visit(booked, VisitType.FOLLOW_UP, VisitStatus.BOOKED, clinician="Demo consultant")))
+    return out
+
+
 class DemoService(ServiceBase):
     CHUNK = 5000
 
@@ -482,3 +501,4 @@ class DemoService(ServiceBase):
         # --- end demo_alerts
         uow.workup.add_many(rows)
         uow.pregnancy.add_many(pregnancies.pregnancies, pregnancies.plans, pregnancies.follow_ups)
+        uow.visits.add_many(demo_visits(ids, self._index - len(ids), self._day))

@@ -15,6 +15,7 @@ from ..domain.obstetric import PreviousPregnancy
 from ..domain.patient import Partner, PatientData, RiskHistory
 from ..domain.pregnancy import CurrentPregnancy
 from ..domain.search import SearchTerm
+from ..domain.visit import Letter, Visit
 from ..domain.workup import HistoryEntry, WorkupItem
 from ..rules.lifecycle import AlertEvent
 from .dto import (
@@ -222,6 +223,44 @@ class CarePlanRepository(Protocol):
     def latest_for(self, patient_ids: Sequence[int]) -> dict[int, list[SignatureInfo]]: ...
 
 
+class VisitRepository(Protocol):
+    def visits(self, patient_id: int) -> list[Visit]: ...
+
+    def get_visit(self, patient_id: int, visit_id: int) -> Visit: ...
+
+    def add_visit(self, patient_id: int, v: Visit) -> int: ...
+
+    def update_visit(self, patient_id: int, visit_id: int, version: int, v: Visit) -> None: ...
+
+    def add_many(self, rows: Sequence[tuple[int, Visit]]) -> None: ...
+
+    def booked_between(self, start: dt.date, end: dt.date) -> list[WorklistRow]: ...
+
+    def letters(self, patient_id: int) -> list[Letter]: ...
+
+    def get_letter(self, patient_id: int, letter_id: int) -> Letter: ...
+
+    def letter_pdf(self, patient_id: int, letter_id: int) -> bytes | None: ...
+
+    def add_letter(self, patient_id: int, letter: Letter, created_by: str) -> int: ...
+
+    def update_draft(self, patient_id: int, letter_id: int, row_version: int, letter: Letter) -> None: ...
+
+    def sign(
+        self,
+        patient_id: int,
+        letter_id: int,
+        row_version: int,
+        by: str,
+        by_name: str,
+        at: dt.datetime,
+        pdf: bytes,
+        sha: str,
+    ) -> None: ...
+
+    def visit_ids_with_letters(self, visit_ids: Sequence[int]) -> set[int]: ...
+
+
 class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
 
@@ -233,6 +272,7 @@ class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     pregnancy: PregnancyRepository
     alerts: AlertRepository
     careplans: CarePlanRepository
+    visits: VisitRepository
 
     def commit(self) -> None: ...
 

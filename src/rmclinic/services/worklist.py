@@ -13,6 +13,7 @@ from ..domain.dating import gestation_on
 from ..domain.errors import ValidationError
 from ..domain.followup import FollowUp, FollowUpKind
 from ..domain.medication import MedicationPlan, describe_dose
+from ..domain.visit import VISIT_TYPE_LABELS
 from ..domain.worklist import DEFAULT_MILESTONES, TYPES, Milestone, milestone_edd_range, parse_milestones
 from .base import ServiceBase
 from .dto import WorklistRow
@@ -107,6 +108,8 @@ class WorklistService(ServiceBase):
                 rows += uow.pregnancy.open_pregnancies_with_edd(ranges)
             if "result_review" in wanted:
                 rows += uow.workup.worklist_reviews(end)
+            if "visit" in wanted:  # patients booked for the day(s); a booking not yet recorded stays as overdue
+                rows += uow.visits.booked_between(OVERDUE_FROM, end)
             if "alert" in wanted:  # as of each patient's last evaluation (opening, a change, or the nightly refresh)
                 rows += uow.alerts.worklist_alerts(start, end)
         out: list[WorklistItem] = []
@@ -127,6 +130,11 @@ class WorklistService(ServiceBase):
                 text = _step_text(r.data["plan"], r.data["step"])
             elif r.type == "medication_stop":
                 text = _stop_text(r.data["plan"])
+            elif r.type == "visit":
+                v = r.data["visit"]
+                text = f"{VISIT_TYPE_LABELS[v.type]} booked" + (f" with {v.clinician}" if v.clinician else "")
+                if overdue:
+                    text += ": record whether it took place"
             elif r.type == "alert":
                 text = f"{r.data['severity'].upper()}: {r.data['title']} ({r.data['rule_id']})"
                 overdue = False
@@ -153,5 +161,5 @@ class WorklistService(ServiceBase):
             ref_kind=r.ref_kind,
             ref_id=r.ref_id,
             ref_version=r.ref_version,
-            tab={"result_review": "workup", "alert": "alerts"}.get(r.type, "pregnancy"),
+            tab={"result_review": "workup", "alert": "alerts", "visit": "visits"}.get(r.type, "pregnancy"),
         )
