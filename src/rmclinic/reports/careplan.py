@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
@@ -72,10 +68,28 @@ from ..domain.medication import (
 from ..domain.obstetric import GENETICS_LABELS, OUTCOME_LABELS, Conception, TissueGenetics, chronological
 from ..domain.pregnancy import IupMethod
 from ..services.careplan import CarePlanData, Variant
+from .common import (
+    BARCODE_H,
+    INK,
+    MUTED,
+    PAGE_H,
+    PAGE_W,
+    RULE,
+    NumberedCanvas,
+    barcode,
+    draw_fitted,
+    draw_line,
+    esc,
+    fit_size,
+    fmt_date,
+    fmt_datetime,
+    fmt_day,
+    load_logo,
+    local_date,
+)
 from .fonts import BOLD, REGULAR, register_fonts
 from .timeline import timeline_flowable
 
-PAGE_W, PAGE_H = A4
 MARGIN_X = 15 * mm
 HEADER_TOP = PAGE_H - 10 * mm
 HEADER_BOTTOM = HEADER_TOP - 27 * mm
@@ -83,20 +97,13 @@ FOOTER_TOP = 17 * mm
 FRAME_W = PAGE_W - 2 * MARGIN_X
 FRAME_BOTTOM = FOOTER_TOP + 3 * mm
 FRAME_H = HEADER_BOTTOM - 4 * mm - FRAME_BOTTOM
-BARCODE_H = 10 * mm
-BARCODE_BAR_W = 1.0  # points per narrowest bar: scans reliably from a laser print at 200 dpi and up
-MIN_BAR_W = 0.9
 LOGO_BOX = (30 * mm, 10 * mm)  # the top row of the header; the patient's name goes below it
 
-INK = colors.HexColor("#1f2933")
-MUTED = colors.HexColor("#52606d")
-RULE = colors.HexColor("#9aa5b1")
 HEAD_BG = colors.HexColor("#e4e7eb")
 FLAG_BG = colors.HexColor("#f6dcd8")
 TAPER_BG = colors.HexColor("#e4e7eb")
 OFF_BG = colors.HexColor("#f5f7fa")
 
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 _ROUTE_CLINICIAN = {
@@ -159,24 +166,6 @@ GENERIC_URGENT_ADVICE = "If you have any bleeding, pain or other worries, please
 
 
 # -- small formatting helpers -----------------------------------------------------------------------------------
-
-
-def esc(text: str) -> str:
-    """User text for a Paragraph: markup characters escaped, line breaks kept."""
-    return escape(text).replace("\r\n", "\n").replace("\n", "<br/>")
-
-
-def fmt_date(d: dt.date | None) -> str:
-    return d.strftime("%d/%m/%Y") if d else ""
-
-
-def fmt_day(d: dt.date) -> str:
-    """'Wednesday 03/03/2027' (weekday names fixed in English, whatever the printing machine's locale)."""
-    return f"{_WEEKDAYS[d.weekday()]} {fmt_date(d)}"
-
-
-def fmt_datetime(t: dt.datetime) -> str:
-    return t.strftime("%d/%m/%Y %H:%M")
 
 
 def _ga_on(edd: dt.date | None, day: dt.date | None) -> str:
@@ -250,78 +239,20 @@ def _styles(patient: bool) -> _Styles:
 # -- the page frame: header, footer, numbering ------------------------------------------------------------------
 
 
-class _NumberedCanvas(Canvas):  # type: ignore[misc]
-    """Holds every page back until the document ends, so "Page X of Y" can give each care plan its own Y
-    (a batch holds several care plans, each numbered on its own)."""
+class _CarePlanCanvas(NumberedCanvas):
+    """Writes "Page X of Y" at the right end of the footer's first line, each care plan in a batch numbered on
+    its own."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._held: list[dict[str, Any]] = []
-        self.page_label: tuple[int, int] | None = None  # (care plan index, page within it), set per page
-
-    def showPage(self) -> None:
-        self._held.append(dict(self.__dict__))
-        self.page_label = None
-        self._startPage()
-
-    def save(self) -> None:
-        totals = Counter(s["page_label"][0] for s in self._held if s["page_label"] is not None)
-        for state in self._held:
-            self.__dict__.update(state)
-            if self.page_label is not None:
-                plan, number = self.page_label
-                self.setFillColor(colors.black)
-                self.setFont(BOLD, 9)
-                self.drawRightString(PAGE_W - MARGIN_X, FOOTER_TOP - 4.5 * mm, f"Page {number} of {totals[plan]}")
-            super().showPage()
-        super().save()
-
-
-def _fit_size(text: str, font: str, size: float, width: float, smallest: float) -> float:
-    """The largest font size (down to ``smallest``) at which ``text`` fits ``width``."""
-    while size > smallest and stringWidth(text, font, size) > width:
-        size -= 0.5
-    return size
-
-
-def _draw_line(c: Any, text: str, font: str, size: float, x: float, y: float, width: float) -> None:
-    """One line of text, squeezed horizontally if it is still wider than ``width`` (an identifier is never cut)."""
-    natural = stringWidth(text, font, size)
-    t = c.beginText(x, y)
-    t.setFont(font, size)
-    if natural > width:
-        t.setHorizScale(100 * width / natural)
-    t.textLine(text)
-    c.drawText(t)
-
-
-def _draw_fitted(
-    c: Any,
-    text: str,
-    font: str,
-    size: float,
-    x: float,
-    y: float,
-    width: float,
-    *,
-    smallest: float = 7,
-    truncate: bool = False,
-) -> None:
-    """Draw ``text`` at baseline ``y`` within ``width``, shrinking the type down to ``smallest``. Only text that
-    identifies nobody (``truncate``, e.g. the clinic's name) is shortened with "…"; anything else is squeezed."""
-    fitted = _fit_size(text, font, size, width, smallest)
-    if truncate:
-        while len(text) > 1 and stringWidth(text, font, fitted) > width:
-            text = text[:-2].rstrip() + "…"
-    _draw_line(c, text, font, fitted, x, y, width)
+    number_right = PAGE_W - MARGIN_X
+    number_baseline = FOOTER_TOP - 4.5 * mm
 
 
 def _draw_name(c: Any, text: str, x: float, y: float, first_width: float, width: float) -> None:
     """The patient's name at baseline ``y``: one line if it fits (down to 10 pt), otherwise two lines ending
     at ``y``, the first beside the barcode (``first_width``) and the second the full ``width``."""
-    size = _fit_size(text, BOLD, 13, first_width, 10)
+    size = fit_size(text, BOLD, 13, first_width, 10)
     if stringWidth(text, BOLD, size) <= first_width:
-        _draw_line(c, text, BOLD, size, x, y, first_width)
+        draw_line(c, text, BOLD, size, x, y, first_width)
         return
     words = text.split(" ")
     for size in (10.0, 9.0, 8.0, 7.0):
@@ -331,28 +262,8 @@ def _draw_name(c: Any, text: str, x: float, y: float, first_width: float, width:
         first, rest = " ".join(words[:n]), " ".join(words[n:])
         if stringWidth(rest, BOLD, size) <= width and stringWidth(first, BOLD, size) <= first_width:
             break
-    _draw_line(c, first, BOLD, size, x, y + size + 1.5, first_width)
-    _draw_line(c, rest, BOLD, size, x, y, width)
-
-
-def _logo(raw: bytes | None) -> Any:
-    if not raw:
-        return None
-    try:
-        reader = ImageReader(io.BytesIO(raw))
-        reader.getSize()
-    except Exception:  # a damaged logo must not stop a care plan from printing
-        return None
-    return reader
-
-
-def _barcode(value: str, max_width: float) -> Any:
-    bar_w = BARCODE_BAR_W
-    code = Code128(value, barHeight=BARCODE_H, barWidth=bar_w, humanReadable=False)
-    if code.width > max_width:  # very long hospital numbers: narrower bars, never below what scans
-        bar_w = max(MIN_BAR_W, bar_w * max_width / code.width)
-        code = Code128(value, barHeight=BARCODE_H, barWidth=bar_w, humanReadable=False)
-    return code
+    draw_line(c, first, BOLD, size, x, y + size + 1.5, first_width)
+    draw_line(c, rest, BOLD, size, x, y, width)
 
 
 class _PageDecor:
@@ -362,8 +273,8 @@ class _PageDecor:
         self.index = index
         self.data = data
         self.pages = 0
-        self.logo = _logo(data.clinic.logo)
-        self.barcode = _barcode(data.patient.hospital_number, FRAME_W * 0.45)
+        self.logo = load_logo(data.clinic.logo)
+        self.barcode = barcode(data.patient.hospital_number, FRAME_W * 0.45)
 
     def __call__(self, c: Any, _doc: Any) -> None:
         self.pages += 1
@@ -390,18 +301,18 @@ class _PageDecor:
             w, h = iw * scale, ih * scale
             c.drawImage(self.logo, x, HEADER_TOP - h, w, h, mask="auto")
             x += w + 4 * mm
-        _draw_fitted(c, d.clinic.name, BOLD, 10.5, x, HEADER_TOP - 9, text_right - x, truncate=True)
+        draw_fitted(c, d.clinic.name, BOLD, 10.5, x, HEADER_TOP - 9, text_right - x, truncate=True)
         if d.clinic.phone:
             c.setFillColor(MUTED)
             phone = f"Telephone {d.clinic.phone}"
-            _draw_fitted(c, phone, REGULAR, 8, x, HEADER_TOP - 19, text_right - x, truncate=True)
+            draw_fitted(c, phone, REGULAR, 8, x, HEADER_TOP - 19, text_right - x, truncate=True)
             c.setFillColor(INK)
         name_y = HEADER_TOP - 18 * mm
         _draw_name(c, full_name(d), MARGIN_X, name_y, text_right - MARGIN_X, right - MARGIN_X)
         ids = [f"Date of birth {fmt_date(p.date_of_birth)}", f"Hospital number {p.hospital_number}"]
         if p.nhs_number:
             ids.append(f"NHS number {format_nhs_number(p.nhs_number)}")
-        _draw_fitted(c, "    ".join(ids), REGULAR, 9, MARGIN_X, HEADER_BOTTOM + 3.5 * mm, right - MARGIN_X)
+        draw_fitted(c, "    ".join(ids), REGULAR, 9, MARGIN_X, HEADER_BOTTOM + 3.5 * mm, right - MARGIN_X)
         c.setStrokeColor(RULE)
         c.setLineWidth(0.6)
         c.line(MARGIN_X, HEADER_BOTTOM + 1 * mm, right, HEADER_BOTTOM + 1 * mm)
@@ -418,19 +329,15 @@ class _PageDecor:
         bits += [f"Rules {d.rule_set_version}", f"Record {d.short_hash}"]
         width = right - MARGIN_X - 25 * mm  # leave room for "Page X of Y"
         c.setFillColor(MUTED)
-        _draw_fitted(c, "  ·  ".join(bits), REGULAR, 7.5, MARGIN_X, FOOTER_TOP - 4.5 * mm, width, smallest=6)
+        draw_fitted(c, "  ·  ".join(bits), REGULAR, 7.5, MARGIN_X, FOOTER_TOP - 4.5 * mm, width, smallest=6)
         s = d.signed
         if s is not None:
             who = s.signed_by_name if s.signed_by_name == s.signed_by else f"{s.signed_by_name} ({s.signed_by})"
-            signed = f"Signed by {who} on {fmt_date(_local(s.signed_at))}, version {s.version}"
+            signed = f"Signed by {who} on {fmt_date(local_date(s.signed_at))}, version {s.version}"
         else:
             signed = "Not signed"
         c.setFillColor(INK)
-        _draw_fitted(c, signed, BOLD if s else REGULAR, 7.5, MARGIN_X, FOOTER_TOP - 8.5 * mm, width, smallest=6)
-
-
-def _local(t: dt.datetime) -> dt.date:
-    return (t.astimezone() if t.tzinfo else t).date()
+        draw_fitted(c, signed, BOLD if s else REGULAR, 7.5, MARGIN_X, FOOTER_TOP - 8.5 * mm, width, smallest=6)
 
 
 class _Progress(Flowable):  # type: ignore[misc]
@@ -1272,7 +1179,7 @@ def render_care_plans(plans: Sequence[CarePlanData], progress: Callable[[int, in
         story += _story(data)
         if progress is not None:
             story.append(_Progress(progress, i + 1, len(plans)))
-    doc.build(story, canvasmaker=_NumberedCanvas)
+    doc.build(story, canvasmaker=_CarePlanCanvas)
     return buf.getvalue()
 
 
