@@ -101,6 +101,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     cp.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
 
+    lt = sub.add_parser(
+        "letter",
+        help="the GP letter of the patient's latest (or given) visit as PDF",
+        description="The latest signed version, else the draft (made from the record if there is none yet, "
+        "and marked DRAFT). Needs a nurse or consultant; audited.",
+    )
+    lt.add_argument("hospital_number", metavar="HOSPNO")
+    lt.add_argument("--visit", type=_iso_date, metavar="YYYY-MM-DD", help="the attended visit on this date")
+    lt.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
+
     ru = sub.add_parser("rules", help="the alert rules with their sources (the evidence library)")
     ru.add_argument("--json", action="store_true", help="print a JSON list of objects instead of a table")
 
@@ -366,6 +376,31 @@ def cmd_careplan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_letter(args: argparse.Namespace) -> int:
+    from .domain.identifiers import normalise_hospital_number
+
+    out = Path(args.output)
+    if not out.parent.exists():
+        raise CliError(f"cannot write {out}: folder {out.parent} does not exist")
+    with _LoggedIn(args) as svc:
+        hospital_number = normalise_hospital_number(args.hospital_number)
+        record = svc.patients.find_by_hospital_number(hospital_number)
+        if record is None:
+            raise CliError(f"no patient with hospital number {hospital_number}")
+        letter = svc.visits.letter_for(record.id, args.visit)
+        if letter is None:
+            letter = svc.visits.start_letter(record.id, svc.visits.latest_visit_id(record.id, args.visit))
+        pdf = svc.visits.pdf(record.id, letter.id)
+    write_private_atomically(out, pdf)
+    state = (
+        f"signed by {letter.signed_by_name} on {letter.signed_at.astimezone().strftime('%d/%m/%Y')}"
+        if letter.signed_at
+        else "DRAFT, not signed"
+    )
+    print(f"wrote letter version {letter.version} of {hospital_number} ({state}) to {out}")
+    return 0
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     import datetime as _dt
 
@@ -533,6 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_alerts(args)
         if args.command == "careplan":
             return cmd_careplan(args)
+        if args.command == "letter":
+            return cmd_letter(args)
         if args.command == "rules":
             return cmd_rules(args)
         if args.command == "users":
