@@ -300,3 +300,28 @@ def test_the_plan_is_one_bar_per_dose_period_with_hatched_taper_steps_and_a_stop
 def _is_plan(drawing: Drawing, index: int) -> bool:
     ref = drawing.marks[index].ref
     return ref is not None and ref.kind == "plan" and ref.key == str(PLAN_ID)
+
+
+def test_visits_are_on_the_timeline_attended_booked_and_missed() -> None:
+    from rmclinic.domain.visit import Visit, VisitStatus, VisitType
+
+    p = pregnancy()
+    booked_day = TODAY + dt.timedelta(days=60)
+    visits = [
+        Visit(dt.date(2024, 3, 1), VisitType.FIRST, id=1),
+        Visit(TODAY - dt.timedelta(days=7), VisitType.EARLY_PREGNANCY, id=2),
+        Visit(TODAY - dt.timedelta(days=3), VisitType.FOLLOW_UP, VisitStatus.DID_NOT_ATTEND, id=3),
+        Visit(booked_day, VisitType.FOLLOW_UP, VisitStatus.BOOKED, id=4),
+        Visit(TODAY - dt.timedelta(days=1), VisitType.FOLLOW_UP, VisitStatus.CANCELLED, id=5),
+    ]
+    layout = build_timeline(today=TODAY, pregnancy=p, visits=visits)
+    history = next(panel for panel in layout.panels if panel.axis == "calendar")
+    marks = {m.ref.key: m for m in history.marks if m.lane is Lane.VISITS and m.ref is not None}
+    assert set(marks) == {"1", "2", "3", "4"}  # a cancelled visit is not shown
+    assert (marks["1"].shape, marks["4"].shape, marks["3"].shape) == (Shape.CIRCLE, Shape.SQUARE, Shape.CROSS)
+    assert marks["4"].label == "visit booked" and marks["3"].label == "did not attend"
+    assert history.origin + dt.timedelta(days=history.length) > booked_day  # the axis reaches the booking
+    assert marks["1"].x == (dt.date(2024, 3, 1) - history.origin).days
+    gestation = next(panel for panel in layout.panels if panel.axis == "gestation")
+    in_pregnancy = {m.ref.key for m in gestation.marks if m.ref is not None and m.ref.kind == "visit"}
+    assert in_pregnancy == {"2", "3", "4"}  # the 2024 visit is before this pregnancy

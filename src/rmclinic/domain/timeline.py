@@ -30,6 +30,7 @@ from .gestation import format_days
 from .medication import FREQUENCY_LABELS, MedicationPlan, PlanStatus, segments
 from .obstetric import BIRTH_OUTCOMES, LOSS_OUTCOMES, Outcome, PreviousPregnancy, TissueGenetics
 from .pregnancy import CurrentPregnancy
+from .visit import VISIT_TYPE_LABELS, Visit, VisitStatus, VisitType
 from .workup import WorkupItem
 
 
@@ -49,6 +50,7 @@ class Lane(StrEnum):
     FOLLOW_UPS = "follow_ups"
     CERVIX = "cervix"
     ALERTS = "alerts"
+    VISITS = "visits"
 
 
 LANE_LABELS = {
@@ -58,6 +60,7 @@ LANE_LABELS = {
     Lane.FOLLOW_UPS: "Swabs and visits",
     Lane.CERVIX: "Cervical length (mm)",
     Lane.ALERTS: "Alerts",
+    Lane.VISITS: "Clinic visits",
 }
 
 # Colours for the screen; the printed picture relies on shape, fill and text (see the module docstring).
@@ -86,7 +89,7 @@ PALETTE: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ItemRef:
-    """What clicking a mark opens: kind is history | pregnancy | plan | follow_up | workup | alert."""
+    """What clicking a mark opens: kind is history | pregnancy | plan | follow_up | workup | alert | visit."""
 
     kind: str
     key: str
@@ -360,6 +363,7 @@ def build_timeline(
     plans: Sequence[MedicationPlan] = (),
     follow_ups: Sequence[FollowUp] = (),
     alerts: Sequence[AlertMark] = (),
+    visits: Sequence[Visit] = (),
 ) -> TimelineLayout:
     """The whole story: previous pregnancies, workup and past treatment on a calendar axis; the open
     pregnancy on a gestational-week axis with medication, follow-ups, cervical length, results and alerts."""
@@ -377,6 +381,8 @@ def build_timeline(
     dates = [_history_date(p)[0] for p in history]
     dates += [d for d in (_result_day(i) for i in workup) if d is not None]
     dates += [p.start for p in plans]
+    shown_visits = [v for v in visits if v.status is not VisitStatus.CANCELLED]
+    dates += [v.date for v in shown_visits]
     if pregnancy is not None:
         dates.append(pregnancy.edd - dt.timedelta(days=TERM_DAYS))
     if not pregnancy:
@@ -384,7 +390,8 @@ def build_timeline(
     if dates:
         first = min(*dates, today)
         start = dt.date(first.year, first.month, 1) - dt.timedelta(days=31)
-        end = today + dt.timedelta(days=max(31, (today - start).days // 20))
+        last = max([today, *(v.date for v in shown_visits)])  # a booked visit may lie ahead
+        end = last + dt.timedelta(days=max(31, (last - start).days // 20))
         to_x = _ToX(start)
         length = (end - start).days
         char_days = length / 170  # ~170 characters across the panel at its usual width
@@ -454,11 +461,12 @@ def build_timeline(
         marks += past_plans
         results = [m for i in workup if (d := _result_day(i)) and (m := _result_mark(i, to_x(d), names))]
         marks += _pack(results, char_days)
+        marks += _pack([_visit_mark(v, to_x(v.date)) for v in shown_visits], char_days)
         if pregnancy is None:
             marks += _alert_marks(alerts, to_x, char_days)
         lanes = tuple(
             lane
-            for lane in (Lane.PREGNANCIES, Lane.TREATMENT, Lane.INVESTIGATIONS, Lane.ALERTS)
+            for lane in (Lane.PREGNANCIES, Lane.VISITS, Lane.TREATMENT, Lane.INVESTIGATIONS, Lane.ALERTS)
             if any(m.lane is lane for m in marks) or lane is Lane.PREGNANCIES
         )
         panels.append(
@@ -517,6 +525,9 @@ def build_timeline(
             m = _follow_up_mark(f, to_x(day), format_days(ga_days) if 0 <= ga_days <= 45 * 7 else "")
             if m is not None:
                 swabs.append(m)
+        swabs += [
+            _visit_mark(v, to_x(v.date), Lane.FOLLOW_UPS) for v in shown_visits if 0 <= (v.date - day0).days <= length
+        ]
         marks += _pack(swabs, char_days)
         results = []
         for item in workup:
@@ -554,6 +565,29 @@ def build_timeline(
             )
         )
     return TimelineLayout(tuple(panels), today)
+
+
+_VISIT_SHORT = {
+    VisitType.FIRST: "first visit",
+    VisitType.FOLLOW_UP: "clinic",
+    VisitType.EARLY_PREGNANCY: "early pregnancy review",
+    VisitType.SCAN: "scan visit",
+    VisitType.TELEPHONE: "telephone",
+}
+
+
+def _visit_mark(v: Visit, x: float, lane: Lane = Lane.VISITS) -> Mark:
+    """Attended ● (open), booked ■ (open, "booked"), did not attend ✕."""
+    ref = ItemRef("visit", str(v.id))
+    what = VISIT_TYPE_LABELS[v.type] + (f" with {v.clinician}" if v.clinician else "")
+    if v.status is VisitStatus.BOOKED:
+        return Mark(lane, x, Shape.SQUARE, "visit booked", f"{what} booked for {_fmt(v.date)}", "due", ref=ref)
+    if v.status is VisitStatus.DID_NOT_ATTEND:
+        return Mark(
+            lane, x, Shape.CROSS, "did not attend", f"{what} on {_fmt(v.date)}: did not attend", "missed", ref=ref
+        )
+    nxt = f"; next visit {_fmt(v.next_visit)}" if v.next_visit else ""
+    return Mark(lane, x, Shape.CIRCLE, _VISIT_SHORT[v.type], f"{what} on {_fmt(v.date)}{nxt}", "current", ref=ref)
 
 
 def _alert_marks(alerts: Sequence[AlertMark], to_x: _ToX, char_days: float) -> list[Mark]:

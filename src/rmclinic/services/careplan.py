@@ -230,6 +230,9 @@ class CarePlanService(ServiceBase):
 
     # -- data -------------------------------------------------------------------------------------------------
 
+    def catalogue(self) -> Catalogue:
+        return self._catalogue()
+
     def clinic(self, uow: UnitOfWork | None = None) -> ClinicInfo:
         def get(u: UnitOfWork, key: str) -> str:
             return u.settings.get(key) or ""
@@ -312,6 +315,7 @@ class CarePlanService(ServiceBase):
             plans=plans,
             follow_ups=follow_ups,
             alerts=marks,
+            visits=uow.visits.visits(patient_id),
         )
         summary = summarise(data.pregnancies)
         out = CarePlanData(
