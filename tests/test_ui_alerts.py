@@ -107,6 +107,32 @@ def test_override_needs_a_reason_in_place_and_snooze_runs_until_a_date(
     assert next(v for v in later if v.alert.rule.id == "R3").status is Status.ACTIVE  # the snooze ran out
 
 
+def test_a_snooze_can_last_until_the_next_booked_visit(
+    qtbot: QtBot, svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rmclinic.domain.visit import Visit, VisitStatus
+
+    pid = positive_acl(svc)
+    visit_day = TODAY + dt.timedelta(days=30)
+    svc.visits.save_visit(pid, Visit(visit_day, status=VisitStatus.BOOKED))
+    tab = AlertsTab(svc.alerts, svc.session)
+    qtbot.addWidget(tab)
+    tab.load(pid)
+    tab.table.selectRow(next(i for i, v in enumerate(tab.shown) if v.alert.rule.id == "R3"))
+
+    def until_visit(d: QDialog) -> None:
+        assert isinstance(d, ResponseDialog) and not d.until_visit.isHidden()
+        d.until_visit.click()
+        d.comment.setText("To discuss at the next visit")
+
+    monkeypatch.setattr(ResponseDialog, "exec", fake_exec(until_visit))
+    qtbot.mouseClick(tab.snooze_button, Qt.MouseButton.LeftButton)
+    r3 = next(v for v in tab.views if v.alert.rule.id == "R3")
+    assert r3.status is Status.SNOOZED and r3.response is not None and r3.response.until == visit_day
+    on_the_day = svc.alerts.for_patient(pid, as_of=visit_day)
+    assert next(v for v in on_the_day if v.alert.rule.id == "R3").status is Status.ACTIVE  # back for the visit
+
+
 def test_a_critical_alert_blocks_the_save_until_a_consultant_overrides(
     qtbot: QtBot, svc: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:

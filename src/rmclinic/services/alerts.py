@@ -225,6 +225,15 @@ class AlertService(ServiceBase):
     def today(self) -> dt.date:
         return self._clock.today()
 
+    def next_visit(self, patient_id: int) -> dt.date | None:
+        """The patient's next booked clinic visit: a snooze "until the next visit" makes the alert come
+        back on that day, so the visit is the episode it waits for."""
+        self._actor(Permission.VIEW_PATIENTS)
+        today = self._clock.today()
+        with self._uow(read_only=True) as uow:
+            booked = [v.date for v in uow.visits.visits(patient_id) if v.status.value == "booked" and v.date > today]
+        return min(booked, default=None)
+
     def references(self) -> tuple[Citation, ...]:
         """Every reference of the evidence base, cited by a loaded rule or not (the evidence library)."""
         return shipped_references()

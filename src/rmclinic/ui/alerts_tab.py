@@ -91,7 +91,9 @@ def _history_line(h: AlertEvent) -> str:
 class ResponseDialog(FormDialog):
     """Override (coded reason + comment) or snooze (until a date + reason)."""
 
-    def __init__(self, kind: EventKind, alert: Alert, today: dt.date, parent: Any = None) -> None:
+    def __init__(
+        self, kind: EventKind, alert: Alert, today: dt.date, parent: Any = None, next_visit: dt.date | None = None
+    ) -> None:
         title = tr("Override: {t}") if kind is EventKind.OVERRIDDEN else tr("Snooze: {t}")
         super().__init__(
             title.format(t=alert.rule.title),
@@ -109,6 +111,14 @@ class ResponseDialog(FormDialog):
             self.add("reason_code", tr("&Reason *"), self.reason)
         else:
             self.add("until", tr("Snooze &until *"), self.until)
+            self.until_visit = QPushButton(
+                tr("Until the next &visit ({d})").format(d=format_date(next_visit)) if next_visit else ""
+            )
+            self.until_visit.setToolTip(tr("The alert comes back on the day of the patient's next booked visit."))
+            self.until_visit.setVisible(next_visit is not None)
+            if next_visit is not None:
+                self.until_visit.clicked.connect(lambda: self.until.set_date(next_visit))
+            self.add("until_visit", "", self.until_visit)
         self.comment = QLineEdit()
         self.add("comment", tr("&Comment *"), self.comment)
         self.finish_layout()
@@ -279,7 +289,8 @@ class AlertsTab(QWidget):
             self.error.show_problem(tr("Only a consultant can respond to a critical alert."))
             return
         if kind is not EventKind.ACKNOWLEDGED:
-            dlg = ResponseDialog(kind, v.alert, self._service.today(), self)
+            nxt = self._service.next_visit(self.patient_id) if kind is EventKind.SNOOZED else None
+            dlg = ResponseDialog(kind, v.alert, self._service.today(), self, nxt)
             if not dlg.exec() or dlg.result_value is None:
                 return
             reason, comment, until = dlg.result_value
