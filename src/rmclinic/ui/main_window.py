@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
             services.alerts,
             services.session,
             services.careplans,
+            visits=services.visits,
         )
         self.worklist_page = WorklistPage(services)
         self.worklist_page.open_requested.connect(self.open_worklist_item)
@@ -243,6 +244,8 @@ class MainWindow(QMainWindow):
             view.show_tab(item.tab)
             if item.tab == "pregnancy":
                 view.pregnancy.select(item.ref_kind, item.ref_id)
+            elif item.tab == "visits" and view.visits is not None:
+                view.visits.select(item.ref_id)
 
     def on_find(self) -> None:
         self.nav.setCurrentRow(self._page_keys.index("patients"))

@@ -35,6 +35,7 @@ from ..domain.timeline import ItemRef
 from ..services.alerts import AlertService
 from ..services.careplan import CarePlanService
 from ..services.dto import PatientRecord
+from ..services.letters import VisitService
 from ..services.patients import PatientService
 from ..services.pregnancy import PregnancyService
 from ..services.session import SessionContext
@@ -46,6 +47,7 @@ from .current_pregnancy_tab import CurrentPregnancyTab
 from .patient_dialog import PatientDialog
 from .pregnancy_dialog import PregnancyDialog
 from .timeline_view import TimelineView
+from .visits_tab import VisitsTab
 from .workup_tab import WorkupTab
 
 
@@ -68,6 +70,7 @@ class PatientView(QWidget):
         session: SessionContext | None = None,
         careplans: CarePlanService | None = None,
         parent: Any = None,
+        visits: VisitService | None = None,
     ) -> None:
         super().__init__(parent)
         self._service = service
@@ -79,6 +82,9 @@ class PatientView(QWidget):
         self.alerts = AlertsTab(alerts, session) if alerts is not None and session is not None else None
         self.pregnancy = CurrentPregnancyTab(pregnancy)
         self.pregnancy.changed.connect(self._pregnancy_changed)
+        self.visits = VisitsTab(visits, session) if visits is not None and session is not None else None
+        if self.visits is not None:
+            self.visits.changed.connect(self._visits_changed)
         self._ended_count = 0
         self.record: PatientRecord | None = None
 
@@ -121,6 +127,8 @@ class PatientView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._history_tab(), tr("&Obstetric history"))
         self.tabs.addTab(self.pregnancy, tr("Current &pregnancy"))
+        if self.visits is not None:
+            self.tabs.addTab(self.visits, tr("Vi&sits"))
         self.tabs.addTab(self.workup, tr("&Workup"))
         self.tabs.addTab(self._risk_tab(), tr("&Risk history"))
         self.tabs.addTab(self._details_tab(), tr("&Details"))
@@ -136,6 +144,8 @@ class PatientView(QWidget):
             self.careplan.out_of_date_changed.connect(self._show_careplan_state)
             self.tabs.addTab(self.careplan, tr("Care pla&n"))
             self.tabs.currentChanged.connect(lambda _i: self._refresh_timeline_if_shown())
+        if self.visits is not None:
+            self.tabs.currentChanged.connect(lambda _i: self._refresh_visits_if_shown())
         outer.addWidget(self.tabs, 1)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close_requested.emit)
 
@@ -259,6 +269,8 @@ class PatientView(QWidget):
         self.set_record(self._service.get(patient_id))
         self.workup.load(patient_id)
         self.pregnancy.load(patient_id)
+        if self.visits is not None and self.record is not None:
+            self.visits.load(patient_id, self.record.data.hospital_number)
         self._show_pregnancy_line()
         self._reload_alerts()
 
@@ -280,6 +292,14 @@ class PatientView(QWidget):
             self._timeline_stale = False
             self.timeline.set_layout(self._careplans.timeline(self.record.id))
 
+    def _refresh_visits_if_shown(self) -> None:
+        """What was done in a visit comes from the rest of the record: brought up to date when looked at."""
+        if self.visits is not None and self.tabs.currentWidget() is self.visits:
+            self.visits.reload()
+
+    def _visits_changed(self) -> None:
+        self._reload_alerts()
+
     def _show_careplan_state(self, out_of_date: bool) -> None:
         if self.careplan is not None:
             label = tr("Care pla&n (⚠ out of date)") if out_of_date else tr("Care pla&n")
@@ -296,6 +316,10 @@ class PatientView(QWidget):
             self.show_tab("workup")
             if ref.key.isdigit():
                 self.workup.select_item(int(ref.key))
+        elif ref.kind == "visit" and self.visits is not None:
+            self.show_tab("visits")
+            if ref.key.isdigit():
+                self.visits.select(int(ref.key))
         elif ref.kind == "alert" and self.alerts is not None:
             self.show_tab("alerts")
             rule_id, _, episode = ref.key.partition("|")
@@ -325,9 +349,11 @@ class PatientView(QWidget):
         self.alert_banner.setVisible(bool(bits))
 
     def show_tab(self, name: str) -> None:
-        """Bring a tab to the front by name: "pregnancy", "workup" or "history"."""
+        """Bring a tab to the front by name: "pregnancy", "visits", "workup", "alerts", "timeline", "careplan";
+        anything else shows the obstetric history."""
         widget = {
             "pregnancy": self.pregnancy,
+            "visits": self.visits,
             "workup": self.workup,
             "alerts": self.alerts,
             "timeline": self.timeline,
@@ -469,6 +495,8 @@ class PatientView(QWidget):
         self.pregnancy.set_can_edit(allowed)
         if self.alerts is not None:
             self.alerts.set_can_edit(allowed)
+        if self.visits is not None:
+            self.visits.set_can_edit(allowed)
         self._can_edit = allowed
 
     def discard_unsaved(self) -> None:

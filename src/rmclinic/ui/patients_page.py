@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ..services.alerts import AlertService
 from ..services.careplan import CarePlanService
 from ..services.dto import PatientQuery
+from ..services.letters import VisitService
 from ..services.patients import PatientService
 from ..services.pregnancy import PregnancyService
 from ..services.session import SessionContext
@@ -45,6 +46,7 @@ class PatientsPage(QStackedWidget):
         session: SessionContext | None = None,
         careplans: CarePlanService | None = None,
         parent: Any = None,
+        visits: VisitService | None = None,
     ) -> None:
         super().__init__(parent)
         self._service = service
@@ -83,7 +85,7 @@ class PatientsPage(QStackedWidget):
         lay.addWidget(self.table, 1)
         self.addWidget(self.list_page)
 
-        self.view = PatientView(service, workup, pregnancy, alerts, session, careplans)
+        self.view = PatientView(service, workup, pregnancy, alerts, session, careplans, visits=visits)
         self.addWidget(self.view)
 
         self._debounce = QTimer(self)
