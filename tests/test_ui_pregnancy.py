@@ -330,3 +330,39 @@ def test_bleeding_notes_survive_an_edit_and_no_gestation_after_a_loss(qtbot: QtB
         del CalendarDialog.exec  # type: ignore[method-assign]
     (cal,) = shown
     assert all(cal.table.item(r, 1).text() == "" for r in range(cal.table.rowCount()))  # type: ignore[union-attr]
+
+
+def test_worklist_shows_only_the_newest_requests_answer(
+    qtbot: QtBot, svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from PySide6.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    before = pool.maxThreadCount()
+    pool.setMaxThreadCount(max(4, before))  # both requests must run at once, whatever the machine
+    request_undo = before
+    page = WorklistPage(svc)
+    qtbot.addWidget(page)
+    page.set_defaults(TODAY)
+    release = threading.Event()
+    real = svc.worklist.items
+    calls: list[int] = []
+
+    def items(start: dt.date, days: int, types: object = None) -> list[object]:
+        calls.append(days)
+        if days == 1:  # the first request is slow: its answer arrives after the second one's
+            release.wait(5)
+            return ["stale"]  # type: ignore[list-item]
+        return real(start, days, types)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(svc.worklist, "items", items)
+    page.load()  # 1 day: held back
+    page.days.setValue(7)  # loads again at once
+    qtbot.waitUntil(lambda: calls == [1, 7] and not page.loading, timeout=5000)
+    newest = list(page.model.items)
+    release.set()
+    qtbot.wait(300)  # the late answer arrives and is ignored
+    assert page.model.items == newest and "stale" not in page.model.items
+    pool.setMaxThreadCount(request_undo)

@@ -208,7 +208,14 @@ class WorklistPage(QWidget):
         self.loading = True
         self.status.setText(tr("Loading…"))
         self.refresh_button.setEnabled(False)
-        run_in_background(lambda: self._services.worklist.items(start, days, types), self._loaded, self._failed)
+        self._request += 1
+        token = self._request
+        # Only the newest request's answer is shown: an older one arriving late must not overwrite it.
+        run_in_background(
+            lambda: self._services.worklist.items(start, days, types),
+            lambda items: self._loaded(items) if token == self._request else None,
+            lambda exc: self._failed(exc) if token == self._request else None,
+        )
 
     def _loaded(self, items: list[WorklistItem]) -> None:
         self.loading = False
