@@ -18,8 +18,8 @@ run: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests migrations
-	$(PY) -m ruff format --check src tests migrations
+	$(PY) -m ruff check src tests migrations tools
+	$(PY) -m ruff format --check src tests migrations tools
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

@@ -137,6 +137,33 @@ def test_the_nightly_refresh_feeds_the_worklist_and_a_response_takes_the_alert_o
     assert not any("(R3)" in i.description for i in services.worklist.items(TODAY, 1, ["alert"]))
 
 
+def test_a_critical_rule_that_cannot_be_evaluated_blocks_the_save(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rmclinic.rules import engine
+
+    act_as(services, Role.CONSULTANT, "drlee")
+    pid = services.patients.register(BETH).id
+    view = services.pregnancy.start(pid, date_entry(DatingMethod.LMP, TODAY, lmp=TODAY - dt.timedelta(days=44)))
+    p = view.pregnancy
+    assert p is not None and p.id is not None
+    seen = replace(p, iup_confirmed_on=TODAY, iup_method=IupMethod.TRANSVAGINAL)
+    services.pregnancy.update(pid, p.id, p.version, seen)  # R23 itself would not fire now
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("bug in the rule")
+
+    services.alerts.rule_set()  # the rule logic is registered before one rule is broken
+    monkeypatch.setitem(engine.LOGIC, "R23", broken)  # a critical rule
+    with pytest.raises(CriticalAlertBlocked) as blocked:
+        services.pregnancy.save_plan(pid, progesterone())
+    assert [a.rule.id for a in blocked.value.alerts] == ["R23"] and blocked.value.alerts[0].error
+    assert services.pregnancy.view(pid).plans == ()  # nothing written
+    monkeypatch.undo()
+    services.pregnancy.save_plan(pid, progesterone())  # fixed: the save goes through
+    assert len(services.pregnancy.view(pid).plans) == 1
+
+
 def test_blocking_covers_future_starts_and_new_plans_but_not_unrelated_ones(services: Services) -> None:
     act_as(services, Role.NURSE, "nina")
     allergic = replace(BETH, risk=replace(BETH.risk, drug_allergies=("Aspirin", "Heparin")))
