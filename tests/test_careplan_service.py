@@ -15,6 +15,7 @@ from conftest import act_as
 from pypdf import PdfReader
 
 from rmclinic.domain.accounts import Role
+from rmclinic.domain.clock import FixedClock
 from rmclinic.domain.dating import DatingMethod, date_entry
 from rmclinic.domain.errors import DomainError, ValidationError
 from rmclinic.domain.followup import FollowUp, FollowUpKind
@@ -24,6 +25,7 @@ from rmclinic.domain.patient import PatientData
 from rmclinic.domain.pregnancy import IupMethod
 from rmclinic.domain.timeline import Lane
 from rmclinic.domain.workup import ResultValue
+from rmclinic.rules.lifecycle import EventKind
 from rmclinic.services.container import Services
 from rmclinic.services.dto import AuditFilter
 from rmclinic.services.session import PermissionDenied
@@ -174,3 +176,54 @@ def test_batch_prints_every_patient_on_the_days_worklist(services: Services) -> 
     act_as(services, Role.NURSE)
     with pytest.raises(DomainError, match="Nobody is on the worklist"):
         services.careplans.render_batch(TODAY - dt.timedelta(days=300))
+
+
+def test_plans_of_an_ended_pregnancy_are_never_printed_as_current(services: Services) -> None:
+    pid = setup_patient(services)
+    p = services.pregnancy.view(pid).pregnancy
+    assert p is not None and p.id is not None
+    # the pregnancy ends but the "stop plans" box was unticked: the progesterone is still active
+    services.pregnancy.end(pid, p.id, p.version, Outcome.EARLY_MISCARRIAGE, TODAY, stop_plans=False)
+    data = services.careplans.data(pid, "patient")
+    assert data.sensitive and data.plans == ()
+    assert [pl.drug for pl in data.unresolved_plans] == ["progesterone_vaginal"]
+    text = text_of(services.careplans.render(pid, "patient"))
+    assert "Progesterone" not in text and "progesterone" not in text
+
+
+def test_a_plan_stopped_from_a_date_still_to_come_is_still_current(services: Services) -> None:
+    pid = setup_patient(services)
+    plan = services.pregnancy.view(pid).plans[0]
+    assert plan.id is not None
+    stop_on = TODAY + dt.timedelta(days=8)
+    services.pregnancy.stop_plan(pid, plan.id, plan.version, stop_on, "bleeding settled")
+    data = services.careplans.data(pid, "patient")
+    assert [pl.stop_date(data.edd_for(pl.pregnancy_id)) for pl in data.plans] == [stop_on]
+    text = " ".join(text_of(services.careplans.render(pid, "patient")).split())
+    assert f"Stop on {stop_on.strftime('%A %d/%m/%Y')}" in text, text
+
+
+def test_a_signed_version_goes_out_of_date_with_what_it_prints(services: Services, clock: FixedClock) -> None:
+    pid = setup_patient(services)
+    first = services.careplans.sign(pid, "patient")
+    assert first.valid_until == TODAY + dt.timedelta(days=7)  # the swab due in a week is the first date in it
+    assert not services.careplans.signatures(pid)[0].out_of_date
+    # the clinic's telephone number changes: a reprint would give the old number
+    act_as(services, Role.ADMIN)
+    services.settings.set("clinic_phone", "0161 555 0101")
+    act_as(services, Role.CONSULTANT)
+    [status] = services.careplans.signatures(pid)
+    assert status.out_of_date and "clinic's details" in status.reason
+    second = services.careplans.sign(pid, "patient")
+    assert not services.careplans.signatures(pid)[0].out_of_date
+    # an alert is acknowledged: the clinician copy prints alert responses
+    clinician = services.careplans.sign(pid, "clinician")
+    view = services.alerts.for_patient(pid)[0]
+    services.alerts.respond(pid, view.alert.rule.id, view.alert.episode, EventKind.ACKNOWLEDGED)
+    latest = {s.signature.id: s for s in services.careplans.signatures(pid)}
+    assert latest[clinician.id].out_of_date and latest[second.id].out_of_date
+    # and once the first date in it has passed, a signed version describes a plan that has moved on
+    third = services.careplans.sign(pid, "patient")
+    clock.at += dt.timedelta(days=8)
+    latest = {s.signature.id: s for s in services.careplans.signatures(pid)}
+    assert latest[third.id].out_of_date and "a date in it has passed" in latest[third.id].reason

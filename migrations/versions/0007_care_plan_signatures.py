@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("pdf_sha256", sa.String(length=64), nullable=False),
         sa.Column("pdf", sa.LargeBinary(), nullable=False),
         sa.Column("comment", sa.Text(), server_default="", nullable=False),
+        sa.Column("inputs_hash", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("valid_until", sa.Date(), nullable=True),
         sa.CheckConstraint("variant IN ('patient', 'clinician')", name=op.f("ck_care_plan_signature_variant")),
         sa.ForeignKeyConstraint(
             ["patient_id"], ["patient.id"], name=op.f("fk_care_plan_signature_patient_id_patient"), ondelete="CASCADE"

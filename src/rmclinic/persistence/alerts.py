@@ -49,6 +49,13 @@ class SqlAlertRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
 
+    def state(self, patient_id: int) -> list[tuple[str, str, str]]:
+        """The patient's current alerts as of the last evaluation: (rule, episode, status)."""
+        q = select(AlertStateRec.rule_id, AlertStateRec.episode, AlertStateRec.status).where(
+            AlertStateRec.patient_id == patient_id
+        )
+        return [(r, e, st) for r, e, st in self.s.execute(q)]
+
     def events(self, patient_id: int) -> list[AlertEvent]:
         return self.events_for([patient_id])[patient_id]
 

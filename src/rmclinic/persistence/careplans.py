@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, load_only
 from ..services.dto import SignatureInfo
 from .accounts import _aware
 from .models import CarePlanSignatureRec
+from .repository import translate_errors
 
 _META = (
     CarePlanSignatureRec.id,
@@ -23,6 +24,8 @@ _META = (
     CarePlanSignatureRec.rule_set_version,
     CarePlanSignatureRec.pdf_sha256,
     CarePlanSignatureRec.comment,
+    CarePlanSignatureRec.inputs_hash,
+    CarePlanSignatureRec.valid_until,
 )
 
 
@@ -39,6 +42,8 @@ def _info(r: CarePlanSignatureRec) -> SignatureInfo:
         rule_set_version=r.rule_set_version,
         pdf_sha256=r.pdf_sha256,
         comment=r.comment,
+        inputs_hash=r.inputs_hash,
+        valid_until=r.valid_until,
     )
 
 
@@ -84,9 +89,12 @@ class SqlCarePlanRepository:
             pdf_sha256=info.pdf_sha256,
             pdf=pdf,
             comment=info.comment,
+            inputs_hash=info.inputs_hash,
+            valid_until=info.valid_until,
         )
         self.s.add(rec)
-        self.s.flush()
+        with translate_errors():
+            self.s.flush()
         return _info(rec)
 
     def latest_for(self, patient_ids: Sequence[int]) -> dict[int, list[SignatureInfo]]:

@@ -513,6 +513,10 @@ class CarePlanSignatureRec(Base):
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # What else the printout shows (clinic details, alert responses, rule settings), and the first date in it
+    # that will pass: either changing makes the signed version out of date.
+    inputs_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
         CheckConstraint(_in("variant", ("patient", "clinician")), name="variant"),

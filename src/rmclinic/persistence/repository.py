@@ -138,6 +138,8 @@ def translate_errors() -> Iterator[None]:
             raise DuplicateError("nhs_number", "This NHS number is already registered.") from e
         if "current_pregnancy" in msg:  # the partial unique index: one open pregnancy per patient
             raise ValidationError.single("dating", "This patient already has a current pregnancy.") from e
+        if "care_plan_signature" in msg or "letter" in msg:  # two workstations numbering the same version
+            raise ConflictError("Someone else signed a version at the same moment. Reload and try again.") from e
         raise
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from ..domain.accounts import Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.clock import Clock
-from ..domain.errors import DomainError, NotFoundError, ValidationError
+from ..domain.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from ..domain.followup import FollowUp, FollowUpStatus
 from ..domain.gestation import GestationalAge
 from ..domain.investigations import Catalogue, Interpretation
@@ -29,6 +29,7 @@ from ..domain.patient import PatientData, RiskHistory
 from ..domain.pregnancy import CurrentPregnancy
 from ..domain.timeline import AlertMark, TimelineLayout, build_timeline
 from ..domain.typecheck import text_problem
+from ..domain.visit import Visit, VisitStatus
 from ..domain.workup import Status as WorkupStatus
 from ..domain.workup import WorkupItem, build_panel
 from ..rules.lifecycle import EventKind
@@ -102,6 +103,13 @@ class CarePlanData:
     rule_set_version: str
     record_hash: str  # SHA-256 of the record this plan was made from (see record_hash)
     signed: SignatureInfo | None = None  # set when printing a signed version
+    # Plans still active although their pregnancy has ended: never printed as current; the clinician copy
+    # lists them for review (rule R29), the patient copy leaves them out.
+    unresolved_plans: tuple[MedicationPlan, ...] = ()
+    booked_visits: tuple[Visit, ...] = ()  # clinic visits booked from today on, by date
+    inputs_hash: str = ""  # the record hash with everything else printed: clinic details, alert responses,
+    # rule settings (a signed version is out of date when it changes)
+    valid_until: dt.date | None = None  # the first date printed in it that will pass (then out of date)
 
     @property
     def short_hash(self) -> str:
@@ -204,6 +212,60 @@ def record_document(
     }
 
 
+def _classify_plans(
+    plans: Sequence[MedicationPlan], pregnancies: Sequence[CurrentPregnancy], today: dt.date
+) -> tuple[list[MedicationPlan], list[MedicationPlan], list[MedicationPlan]]:
+    """Current plans (still to be taken: active, or stopped early from a date still to come), past ones, and
+    unresolved ones: still active although their pregnancy has ended. Those are never printed as current."""
+    edds = {p.id: p.edd for p in pregnancies if p.id is not None}
+    open_ids = {p.id for p in pregnancies if p.is_open}
+    current, past, unresolved = [], [], []
+    for plan in sorted(plans, key=lambda p: p.start):
+        if plan.status is PlanStatus.CANCELLED:
+            continue
+        stop = plan.stop_date(edds.get(plan.pregnancy_id) if plan.pregnancy_id else None)
+        still = stop is None or stop > today
+        ended = plan.pregnancy_id is not None and plan.pregnancy_id not in open_ids
+        if still and ended and plan.status is PlanStatus.ACTIVE:
+            unresolved.append(plan)
+        elif still and not ended:
+            current.append(plan)
+        else:
+            past.append(plan)
+    return current, past, unresolved
+
+
+def inputs_hash(
+    record: str, clinic: ClinicInfo, alerts: Sequence[tuple[str, str, str]], rule_set_version: str, rule_settings: str
+) -> str:
+    """What a printout shows beyond the record: the clinic's details, the alerts with their responses
+    ((rule, episode, status) triples), and the rule settings and version. Together with the record hash, it
+    tells whether a signed version still says what a new one would."""
+    return record_hash(
+        {
+            "record": record,
+            "clinic": [clinic.name, clinic.address, clinic.phone, clinic.urgent_phone, clinic.urgent_advice],
+            "logo": hashlib.sha256(clinic.logo).hexdigest() if clinic.logo else "",
+            "alerts": sorted(alerts),
+            "rules": [rule_set_version, rule_settings],
+        }
+    )
+
+
+def valid_until(data: CarePlanData) -> dt.date | None:
+    """The first date after today that the printout names: a follow-up or visit due, a taper step or a stop.
+    After it, the signed version describes a plan that has moved on."""
+    days: list[dt.date] = [f.due_date for f in data.follow_ups] + [v.date for v in data.booked_visits]
+    for plan in data.plans:
+        edd = data.edd_for(plan.pregnancy_id)
+        stop = plan.stop_date(edd)
+        if stop is not None:
+            days.append(stop)
+        days += [d for step in plan.taper if (d := step.start.resolve(edd)) is not None]
+    later = [d for d in days if d > data.today]
+    return min(later) if later else None
+
+
 @dataclass(frozen=True)
 class SignedStatus:
     """A signed version and whether the record (or the rule set) has changed since."""
@@ -264,15 +326,7 @@ class CarePlanService(ServiceBase):
         open_p = next((p for p in pregnancies if p.is_open), None)
         ended = sorted((p for p in pregnancies if not p.is_open), key=lambda p: p.ended_on or dt.date.min)
         edds = {p.id: p.edd for p in pregnancies if p.id is not None}
-        current_plans, past = [], []
-        for plan in sorted(plans, key=lambda p: p.start):
-            if plan.status is PlanStatus.CANCELLED:
-                continue
-            stop = plan.stop_date(edds.get(plan.pregnancy_id) if plan.pregnancy_id else None)
-            if plan.status is PlanStatus.ACTIVE and (stop is None or stop > today):
-                current_plans.append(plan)
-            else:
-                past.append(plan)
+        current_plans, past, unresolved = _classify_plans(plans, pregnancies, today)
         due = sorted((f for f in follow_ups if f.status is FollowUpStatus.DUE), key=lambda f: f.due_date)
         done = sorted(
             (
@@ -305,6 +359,7 @@ class CarePlanService(ServiceBase):
             )
         cat = self._catalogue()
         results, outstanding = _results(cat, items)
+        visits = uow.visits.visits(patient_id)
         timeline = build_timeline(
             today=today,
             history=data.pregnancies,
@@ -315,7 +370,7 @@ class CarePlanService(ServiceBase):
             plans=plans,
             follow_ups=follow_ups,
             alerts=marks,
-            visits=uow.visits.visits(patient_id),
+            visits=visits,
         )
         summary = summarise(data.pregnancies)
         out = CarePlanData(
@@ -344,7 +399,17 @@ class CarePlanService(ServiceBase):
             clinic=self.clinic(uow),
             rule_set_version=self._alerts.rule_set().version,
             record_hash=rhash,
+            unresolved_plans=tuple(unresolved),
+            booked_visits=tuple(
+                sorted(
+                    (v for v in visits if v.status is VisitStatus.BOOKED and v.date >= today),
+                    key=lambda v: v.date,
+                )
+            ),
         )
+        triples = [(v.alert.rule.id, v.alert.episode, v.status.value) for v in views]
+        stamp = inputs_hash(rhash, out.clinic, triples, out.rule_set_version, uow.settings.get("rule_settings") or "")
+        out = replace(out, inputs_hash=stamp, valid_until=valid_until(out))
         return out, data.hospital_number
 
     def data(self, patient_id: int, variant: str = Variant.CLINICIAN) -> CarePlanData:
@@ -382,6 +447,15 @@ class CarePlanService(ServiceBase):
             self._audit(uow, actor, _print_event(patient_id, data, destination))
             uow.commit()
         return pdf
+
+    def record_timeline_export(self, patient_id: int, path: str) -> None:
+        """Saving the timeline as an image is an export of patient data: print permission, audited."""
+        actor = self._actor(Permission.PRINT)
+        with self._uow() as uow:
+            uow.patients.get(patient_id)
+            self._audit(uow, actor, AuditEvent(Action.EXPORT, "timeline", str(patient_id), patient_id, {"to": "png"}))
+            uow.commit()
+        del path  # where it went is the user's business; the trail records that it left
 
     def worklist_patients(self, day: dt.date) -> list[tuple[int, str]]:
         """(patient id, hospital number) of every patient on ``day``'s worklist, in worklist order."""
@@ -437,27 +511,34 @@ class CarePlanService(ServiceBase):
         if problem:
             raise ValidationError.single("comment", problem)
         views = self._alerts.for_patient(patient_id)
-        with self._uow() as uow:
+        # Drawn before the write transaction opens: a long PDF must not hold every workstation's saves.
+        with self._uow(read_only=True) as uow:
             user = uow.users.get(actor.username)
             data, _ = self._build(uow, patient_id, variant, views)
-            version = 1 + max(
-                (s.version for s in uow.careplans.signatures(patient_id) if s.variant == variant), default=0
-            )
-            info = SignatureInfo(
-                id=0,
-                patient_id=patient_id,
-                variant=variant,
-                version=version,
-                signed_by=actor.username,
-                signed_by_name=user.display_name if user and user.display_name else actor.username,
-                signed_at=self._clock.now(),
-                record_hash=data.record_hash,
-                rule_set_version=data.rule_set_version,
-                pdf_sha256="",
-                comment=comment.strip(),
-            )
-            pdf = self._render([replace(data, signed=info)])
+            earlier = [s.version for s in uow.careplans.signatures(patient_id) if s.variant == variant]
+        info = SignatureInfo(
+            id=0,
+            patient_id=patient_id,
+            variant=variant,
+            version=1 + max(earlier, default=0),
+            signed_by=actor.username,
+            signed_by_name=user.display_name if user and user.display_name else actor.username,
+            signed_at=self._clock.now(),
+            record_hash=data.record_hash,
+            rule_set_version=data.rule_set_version,
+            pdf_sha256="",
+            comment=comment.strip(),
+            inputs_hash=data.inputs_hash,
+            valid_until=data.valid_until,
+        )
+        pdf = self._render([replace(data, signed=info)])
+        with self._uow() as uow:
+            if self._current_record_hash(uow, patient_id) != data.record_hash:
+                raise ConflictError("The record changed while the care plan was being signed. Sign it again.")
+            # the unique (patient, variant, version) index refuses a version another workstation just took
             stored = uow.careplans.add(replace(info, pdf_sha256=hashlib.sha256(pdf).hexdigest()), pdf)
+            if stored.version != info.version:
+                raise ConflictError("Someone else signed a version at the same moment. Reload and try again.")
             self._audit(
                 uow,
                 actor,
@@ -478,29 +559,45 @@ class CarePlanService(ServiceBase):
             uow.commit()
         return stored
 
-    def signatures(self, patient_id: int) -> list[SignedStatus]:
-        """Every signed version, newest first, each marked out of date when the record or the rules changed."""
-        self._actor(Permission.VIEW_PATIENTS)
-        with self._uow(read_only=True) as uow:
-            record = uow.patients.get(patient_id)
-            current = record_hash(
-                record_document(
-                    record.data,
-                    uow.workup.for_patient(patient_id),
-                    uow.pregnancy.pregnancies(patient_id),
-                    uow.pregnancy.plans(patient_id),
-                    uow.pregnancy.follow_ups(patient_id),
-                )
+    @staticmethod
+    def _current_record_hash(uow: UnitOfWork, patient_id: int) -> str:
+        record = uow.patients.get(patient_id)
+        return record_hash(
+            record_document(
+                record.data,
+                uow.workup.for_patient(patient_id),
+                uow.pregnancy.pregnancies(patient_id),
+                uow.pregnancy.plans(patient_id),
+                uow.pregnancy.follow_ups(patient_id),
             )
+        )
+
+    def signatures(self, patient_id: int) -> list[SignedStatus]:
+        """Every signed version, newest first, each marked out of date when what it would print has changed:
+        the record, the clinic's details, the alert responses, the rules, or a date in it has passed."""
+        self._actor(Permission.VIEW_PATIENTS)
+        today = self._clock.today()
+        with self._uow(read_only=True) as uow:
             sigs = uow.careplans.signatures(patient_id)
-        rules = self._alerts.rule_set().version
+            if not sigs:
+                uow.patients.get(patient_id)  # NotFoundError for an unknown patient
+                return []
+            current = self._current_record_hash(uow, patient_id)
+            rules = self._alerts.rule_set().version
+            stamp = inputs_hash(
+                current, self.clinic(uow), uow.alerts.state(patient_id), rules, uow.settings.get("rule_settings") or ""
+            )
         out = []
         for s in sigs:
             reasons = []
             if s.record_hash != current:
                 reasons.append("the record has changed since it was signed")
+            elif s.inputs_hash and s.inputs_hash != stamp:
+                reasons.append("the clinic's details, an alert's response or the rule settings have changed since")
             if s.rule_set_version != rules:
                 reasons.append(f"the rules have changed since ({s.rule_set_version} → {rules})")
+            if s.valid_until is not None and today > s.valid_until:
+                reasons.append(f"a date in it has passed ({s.valid_until.strftime('%d/%m/%Y')})")
             out.append(SignedStatus(s, bool(reasons), "; ".join(reasons)))
         return out
 

@@ -161,3 +161,5 @@ class SignatureInfo:
     rule_set_version: str
     pdf_sha256: str
     comment: str = ""
+    inputs_hash: str = ""  # clinic details, alert responses and rule settings as printed
+    valid_until: dt.date | None = None  # the first date printed in it that will pass
