@@ -336,3 +336,19 @@ def test_redating_advice_is_only_against_lmp_dating() -> None:
     )
     assert dating.lmp_entry((lmp, art)) == lmp
     assert dating.lmp_entry((art,)) is None
+
+
+def test_last_dose_day_of_daily_and_every_other_day_plans() -> None:
+    from rmclinic.domain.medication import Anchor, Frequency, Indication, MedicationPlan, last_dose_day
+
+    start = dt.date(2026, 11, 23)
+    daily = MedicationPlan(
+        "aspirin", 75, Frequency.ONCE_DAILY, start, Indication.APS, stop=Anchor(dt.date(2026, 12, 3))
+    )
+    assert last_dose_day(daily, None) == dt.date(2026, 12, 2)
+    alternate = MedicationPlan(
+        "enoxaparin", 40, Frequency.ALTERNATE_DAYS, start, Indication.APS, stop=Anchor(dt.date(2026, 12, 3))
+    )
+    assert last_dose_day(alternate, None) == dt.date(2026, 12, 1)  # 02/12 is a rest day
+    open_ended = MedicationPlan("levothyroxine", 50, Frequency.ONCE_DAILY, start, Indication.APS)
+    assert last_dose_day(open_ended, None) is None

@@ -418,6 +418,33 @@ def dose_calendar(
     return out
 
 
+def last_dose_day(plan: MedicationPlan, edd: dt.date | None) -> dt.date | None:
+    """The last day with a dose: the day before the stop, or earlier when that day is a rest day of an
+    every-other-day period. None for a plan with no planned stop (or nothing left to take)."""
+    segs = segments(plan, edd)
+    if not segs or segs[-1].end is None:
+        return None
+    for seg in reversed(segs):
+        assert seg.end is not None
+        days = (seg.end - seg.start).days
+        if days <= 0:
+            continue
+        if seg.frequency is Frequency.ALTERNATE_DAYS:  # doses on day 0, 2, 4, ... of the period
+            return seg.start + dt.timedelta(days=2 * ((days - 1) // 2))
+        return seg.end - dt.timedelta(days=1)
+    return None
+
+
+def dosed_days(seg: Segment) -> tuple[dt.date, dt.date] | None:
+    """The first and last day with a dose in a period with an end."""
+    if seg.end is None or seg.end <= seg.start:
+        return None
+    days = (seg.end - seg.start).days
+    if seg.frequency is Frequency.ALTERNATE_DAYS:
+        return seg.start, seg.start + dt.timedelta(days=2 * ((days - 1) // 2))
+    return seg.start, seg.end - dt.timedelta(days=1)
+
+
 # -- validation ---------------------------------------------------------------------------------------
 
 

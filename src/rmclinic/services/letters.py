@@ -15,7 +15,7 @@ from ..domain.clock import Clock
 from ..domain.dating import gestation_on
 from ..domain.errors import ConflictError, DomainError, FieldProblem, NotFoundError, ValidationError
 from ..domain.followup import KIND_LABELS, FollowUp, FollowUpStatus, result_summary
-from ..domain.medication import MedicationPlan, default_source, describe_dose
+from ..domain.medication import MedicationPlan, default_source, describe_dose, last_dose_day
 from ..domain.patient import PatientData
 from ..domain.visit import (
     NOTE_FIELDS,
@@ -172,11 +172,10 @@ def draft_letter(data: CarePlanData, visit: Visit, paragraph: str = "") -> str:
 
     for plan in data.plans:
         edd = data.edd_for(plan.pregnancy_id)
-        stop = plan.stop_date(edd)
+        last = last_dose_day(plan, edd)
         dose = describe_dose(plan.dose, plan.display_unit, plan.frequency)
         text = f"- {plan.display_name} {dose} from {_fmt(plan.start)}"
-        if stop is not None:
-            last = stop - dt.timedelta(days=1)
+        if last is not None:
             ga = gestation_on(edd, last) if edd and not data.sensitive else None
             text += f", last dose {_fmt(last)}" + (f" ({ga})" if ga else "")
         else:
@@ -386,10 +385,14 @@ class VisitService(ServiceBase):
     def sign(self, patient_id: int, letter_id: int, row_version: int) -> Letter:
         """Sign a draft: its PDF is made now and kept; the letter never changes again."""
         actor = self._actor(Permission.SIGN_CARE_PLANS)
-        with self._uow() as uow:
+        # The PDF is drawn before the write transaction opens, so other workstations' saves never wait for it;
+        # the draft's row version then proves nobody changed it in between.
+        with self._uow(read_only=True) as uow:
             letter = uow.visits.get_letter(patient_id, letter_id)
             if letter.status is not LetterStatus.DRAFT:
                 raise ConflictError("This letter has already been signed.")
+            if letter.row_version != row_version:
+                raise ConflictError("Someone else changed this letter since you opened it. Reload and try again.")
             problems = letter_problems(letter)
             if problems:
                 raise ValidationError([FieldProblem(k, v) for k, v in problems.items()])
@@ -399,8 +402,10 @@ class VisitService(ServiceBase):
             signed = replace(
                 letter, status=LetterStatus.SIGNED, signed_by=actor.username, signed_by_name=name, signed_at=now
             )
-            pdf = self._render(self._data(uow, patient_id, signed))
-            sha = hashlib.sha256(pdf).hexdigest()
+            data = self._data(uow, patient_id, signed)
+        pdf = self._render(data)
+        sha = hashlib.sha256(pdf).hexdigest()
+        with self._uow() as uow:
             uow.visits.sign(patient_id, letter_id, row_version, actor.username, name, now, pdf, sha)
             self._audit(
                 uow,

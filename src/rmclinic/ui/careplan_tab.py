@@ -4,7 +4,6 @@ of date, in words and with a warning sign, not by colour alone."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from ..domain.accounts import Permission
 from ..domain.dating import gestation_on
 from ..domain.errors import DomainError
 from ..domain.followup import KIND_LABELS
-from ..domain.medication import describe_dose
+from ..domain.medication import describe_dose, last_dose_day
 from ..services.careplan import CarePlanService, SignedStatus, Variant
 from ..services.session import PermissionDenied, SessionContext
 from . import printing
@@ -182,8 +181,7 @@ class CarePlanTab(QWidget):
         ]
         for plan in data.plans:
             edd = data.edd_for(plan.pregnancy_id)
-            stop = plan.stop_date(edd)
-            last = stop - dt.timedelta(days=1) if stop else None
+            last = last_dose_day(plan, edd)
             ga = gestation_on(edd, last) if edd and last and not data.sensitive else None
             until = (
                 tr("last dose {d}").format(d=format_date(last)) + (f" ({ga})" if ga else "")
@@ -212,6 +210,16 @@ class CarePlanTab(QWidget):
             )
         if data.sensitive:
             lines.append(tr("The last pregnancy ended in a loss: the patient copy uses no antenatal wording."))
+        for plan in data.unresolved_plans:
+            lines.append(
+                tr(
+                    "⚠ {name} is still active although its pregnancy has ended: review it (not printed as current)."
+                ).format(name=plan.display_name)
+            )
+        if not (data.clinic.phone or data.clinic.urgent_phone):
+            lines.append(
+                tr("⚠ No clinic telephone numbers are set (Settings): the patient copy has lines to write them on.")
+            )
         self.preview.setText("\n".join(lines))
 
     def _update_buttons(self) -> None:
