@@ -325,3 +325,25 @@ def test_visits_are_on_the_timeline_attended_booked_and_missed() -> None:
     gestation = next(panel for panel in layout.panels if panel.axis == "gestation")
     in_pregnancy = {m.ref.key for m in gestation.marks if m.ref is not None and m.ref.kind == "visit"}
     assert in_pregnancy == {"2", "3", "4"}  # the 2024 visit is before this pregnancy
+
+
+def test_a_course_started_before_conception_starts_at_the_edge_of_the_pregnancy_axis() -> None:
+    p = pregnancy()
+    aspirin = MedicationPlan(
+        "aspirin",
+        75.0,
+        Frequency.ONCE_DAILY,
+        TODAY - dt.timedelta(days=GA_TODAY + 90),  # three months before 0+0
+        Indication.APS,
+        stop=Anchor(gestation_days=36 * 7),
+        pregnancy_id=p.id,
+        id=99,
+    )
+    layout = build_timeline(today=TODAY, pregnancy=p, plans=[aspirin])
+    gestation = next(panel for panel in layout.panels if panel.axis == "gestation")
+    [bar] = [m for m in gestation.marks if m.lane is Lane.TREATMENT and m.x_end is not None]
+    assert bar.x == 0.0 and bar.x_end == 36 * 7
+    assert (TODAY - dt.timedelta(days=GA_TODAY + 90)).strftime("%d/%m/%Y") in bar.detail
+    drawing = place(layout, 900)
+    rects = [pr for pr in drawing.prims if pr.op == "rect" and pr.mark is not None]
+    assert all(r.x >= drawing.x_of(1, 0.0) - 0.01 for r in rects)  # nothing drawn left of the axis

@@ -245,8 +245,10 @@ def _plan_marks(plan: MedicationPlan, edd: dt.date | None, to_x: _ToX, panel_end
     unit = plan.display_unit
     stop = plan.stop_date(edd)
     for i, seg in enumerate(segments(plan, edd)):
-        x0 = to_x(seg.start)
-        x1 = to_x(seg.end) if seg.end is not None else max(panel_end, x0 + 1)
+        # A course started before the axis begins (e.g. aspirin before conception) starts at its edge; the
+        # detail keeps the real date.
+        x0 = max(0.0, to_x(seg.start))
+        x1 = max(x0 + 1, to_x(seg.end)) if seg.end is not None else max(panel_end, x0 + 1)
         dose = f"{seg.dose:g} {unit} {FREQUENCY_LABELS[seg.frequency]}"
         until = f" until {_fmt(seg.end - dt.timedelta(days=1))}" if seg.end is not None else " (no planned stop)"
         label = f"{name} {dose}" if i == 0 else (f"taper {seg.dose:g} {unit}" if seg.taper else f"{seg.dose:g} {unit}")
