@@ -190,3 +190,36 @@ def test_batch_print_from_the_worklist(
     qtbot.waitUntil(lambda: "2 care plan" in page.status.text(), timeout=5000)
     text = pdf_text(target.read_bytes())
     assert "RM5" in text and "RM6" in text and text.count("Page 1 of") == 2
+
+
+def test_timeline_png_export_is_private_audited_and_only_for_those_who_print(
+    qtbot: QtBot, svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import os
+    import stat
+
+    from rmclinic.services.dto import AuditFilter
+    from rmclinic.ui.timeline_view import TimelineView
+
+    pid = pregnant(svc)
+    act_as(svc, Role.NURSE, "nina")
+    win = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(win)
+    win.open_patient(pid)
+    view = win.patients.view
+    assert view.timeline is not None
+    view.show_tab("timeline")
+    target = tmp_path / "timeline.png"
+    monkeypatch.setattr(TimelineView, "choose_png_file", staticmethod(lambda *a: str(target)))
+    view.timeline.on_export_button_clicked()
+    assert target.read_bytes().startswith(b"\x89PNG") and stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    act_as(svc, Role.ADMIN)
+    entries = [e for e in svc.audit.query(AuditFilter(patient_id=pid))[0] if e.entity == "timeline"]
+    assert [(e.action, e.username, json.loads(e.details)["to"]) for e in entries] == [("export", "nina", "png")]
+    # someone who may not print sees no export button
+    act_as(svc, Role.READ_ONLY, "reader")
+    win2 = MainWindow(svc, remember_geometry=False)
+    qtbot.addWidget(win2)
+    win2.open_patient(pid)
+    assert win2.patients.view.timeline is not None and win2.patients.view.timeline.export_button.isHidden()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..domain.accounts import Permission
 from ..domain.errors import DomainError, ValidationError
 from ..domain.gestation import format_days
 from ..domain.identifiers import format_nhs_number
@@ -139,6 +140,11 @@ class PatientView(QWidget):
         if careplans is not None and session is not None:
             self.timeline = TimelineView()
             self.timeline.item_activated.connect(self.on_timeline_item_activated)
+            actor = session.actor
+            self.timeline.set_export(
+                actor is not None and actor.can(Permission.PRINT),
+                lambda path: careplans.record_timeline_export(self.record.id, path) if self.record else None,
+            )
             self.tabs.addTab(self.timeline, tr("T&imeline"))
             self.careplan = CarePlanTab(careplans, session)
             self.careplan.out_of_date_changed.connect(self._show_careplan_state)

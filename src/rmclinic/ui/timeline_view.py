@@ -17,7 +17,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from PySide6.QtCore import QByteArray, QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QEvent,
+    QIODevice,
+    QPoint,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -58,7 +71,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..domain.errors import DomainError
 from ..domain.timeline import PALETTE, Drawing, Prim, Shape, TimelineLayout, place
+from ..fileio import write_private_atomically
 from .common import ErrorLabel, tr
 
 PX_PER_PT = 96 / 72  # the view shows one scene unit (a point) as 4/3 logical pixel, as CSS does
@@ -456,6 +471,8 @@ class TimelineView(QWidget):
         self.zoom_in_button = QPushButton(tr("&Zoom in"))
         self.zoom_out_button = QPushButton(tr("Zoo&m out"))
         self.fit_button = QPushButton(tr("Fit to widt&h"))
+        self._export_allowed = True
+        self._export_audit: Callable[[str], None] | None = None
         self.export_button = QPushButton(tr("Export PN&G…"))
         self.zoom_in_button.setToolTip(tr("Spread the marks out (+ or Ctrl+wheel)"))
         self.zoom_out_button.setToolTip(tr("Bring the marks closer (- or Ctrl+wheel)"))
@@ -628,9 +645,18 @@ class TimelineView(QWidget):
             if self._focus_frame is not None and frame_shown:
                 self._focus_frame.show()
             self._pin_captions()
-        writer = QImageWriter(str(path), QByteArray(b"PNG"))
+        # Encoded in memory, then written atomically and readable by the owner only: it shows patient data.
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        writer = QImageWriter(buffer, QByteArray(b"PNG"))
         if not writer.write(image):
             raise OSError(f"Cannot save the timeline image to {path}: {writer.errorString()}.")
+        if path.is_dir():
+            raise OSError(f"Cannot save the timeline image to {path}: it is a folder.")
+        try:
+            write_private_atomically(path, bytes(buffer.data().data()))
+        except OSError as e:
+            raise OSError(f"Cannot save the timeline image to {path}: {e.strerror or e}.") from None
 
     # -- slots ------------------------------------------------------------------------------------------------
 
@@ -643,14 +669,26 @@ class TimelineView(QWidget):
     def on_fit_button_clicked(self) -> None:
         self.fit()
 
+    def set_export(self, allowed: bool, audit: Callable[[str], None] | None = None) -> None:
+        """Who may export (the same people who may print) and how an export is recorded in the audit trail."""
+        self._export_allowed = allowed
+        self._export_audit = audit
+        self.export_button.setVisible(allowed)
+
     def on_export_button_clicked(self) -> None:
         self.problem.show_problem(None)
+        if not self._export_allowed:
+            return
         name = type(self).choose_png_file(self, "timeline.png")
         if not name:
             return
         try:
+            if self._export_audit is not None:
+                self._export_audit(str(name))  # refused (and the refusal audited) before anything is written
             self.export_png(name)
         except OSError as e:
+            self.problem.show_problem(str(e))
+        except DomainError as e:
             self.problem.show_problem(str(e))
 
     def on_view_scrolled(self, _value: int) -> None:
