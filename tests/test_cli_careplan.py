@@ -104,3 +104,16 @@ def test_an_administrator_may_not_print(
     code = main(["--database", demo_db, "careplan", "RM000001", "-o", str(tmp_path / "x.pdf")])
     err = capsys.readouterr().err
     assert code != 0 and "print" in err.lower() and not (tmp_path / "x.pdf").exists()
+
+
+def test_an_output_folder_is_refused_before_anything_is_printed(
+    demo_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--database", demo_db, "careplan", "RM000001", "-o", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code != 0 and "it is a folder" in err and ".tmp" not in err
+    svc = build_services(demo_db)
+    act_as(svc, Role.ADMIN)
+    printed = [e for e in svc.audit.query(AuditFilter())[0] if e.entity == "care_plan"]
+    svc.close()
+    assert printed == []  # nothing was made, so nothing is recorded as printed

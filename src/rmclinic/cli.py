@@ -233,10 +233,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    out = Path(args.output)
+def _check_output(out: Path) -> None:
+    """Refuse an output path that cannot be written before anything is made (and audited)."""
+    if out.is_dir():
+        raise CliError(f"cannot write {out}: it is a folder; give a file name")
     if not out.parent.exists():
         raise CliError(f"cannot write {out}: folder {out.parent} does not exist")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    _check_output(out)
     with _LoggedIn(args) as svc:
         doc = svc.transfer.export(args.patient)
     write_private_atomically(out, json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
@@ -358,8 +365,7 @@ def cmd_careplan(args: argparse.Namespace) -> int:
     if (args.hospital_number is None) == (args.worklist_date is None):
         raise CliError("give a hospital number or --worklist-date YYYY-MM-DD (one of them)")
     out = Path(args.output)
-    if not out.parent.exists():
-        raise CliError(f"cannot write {out}: folder {out.parent} does not exist")
+    _check_output(out)
     with _LoggedIn(args) as svc:
         if args.worklist_date is not None:
             pdf, n = svc.careplans.render_batch(args.worklist_date, args.variant)
@@ -380,8 +386,7 @@ def cmd_letter(args: argparse.Namespace) -> int:
     from .domain.identifiers import normalise_hospital_number
 
     out = Path(args.output)
-    if not out.parent.exists():
-        raise CliError(f"cannot write {out}: folder {out.parent} does not exist")
+    _check_output(out)
     with _LoggedIn(args) as svc:
         hospital_number = normalise_hospital_number(args.hospital_number)
         record = svc.patients.find_by_hospital_number(hospital_number)
