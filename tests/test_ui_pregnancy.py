@@ -353,14 +353,14 @@ def test_worklist_shows_only_the_newest_requests_answer(
     def items(start: dt.date, days: int, types: object = None) -> list[object]:
         calls.append(days)
         if days == 1:  # the first request is slow: its answer arrives after the second one's
-            release.wait(5)
+            release.wait(30)
             return ["stale"]  # type: ignore[list-item]
         return real(start, days, types)  # type: ignore[arg-type]
 
     monkeypatch.setattr(svc.worklist, "items", items)
     page.load()  # 1 day: held back
     page.days.setValue(7)  # loads again at once
-    qtbot.waitUntil(lambda: calls == [1, 7] and not page.loading, timeout=5000)
+    qtbot.waitUntil(lambda: calls == [1, 7] and not page.loading, timeout=20000)  # generous on a busy machine
     newest = list(page.model.items)
     release.set()
     qtbot.wait(300)  # the late answer arrives and is ignored
