@@ -441,7 +441,13 @@ def test_the_clinics_own_advice_replaces_the_generic_sentence() -> None:
     text = flat(text_of(render_care_plan(make_data(Variant.PATIENT, clinic=clinic))))
     assert "Call the early pregnancy unit on the number below." in text
     assert "please call us." not in text.split("If you have bleeding or pain")[1]
-    assert "Out of hours" not in text
+    assert "Out of hours: ____" in text  # a line to write the number on, never nothing
+
+
+def test_with_no_numbers_set_the_patient_copy_has_lines_to_write_them_on() -> None:
+    clinic = replace(CLINIC, phone="", urgent_phone="")
+    text = flat(text_of(render_care_plan(make_data(Variant.PATIENT, clinic=clinic))))
+    assert "The clinic: ____" in text and "Out of hours: ____" in text
 
 
 def test_signed_versions_say_so_on_every_page() -> None:

@@ -189,6 +189,27 @@ def test_plans_of_an_ended_pregnancy_are_never_printed_as_current(services: Serv
     assert [pl.drug for pl in data.unresolved_plans] == ["progesterone_vaginal"]
     text = text_of(services.careplans.render(pid, "patient"))
     assert "Progesterone" not in text and "progesterone" not in text
+    clinician = " ".join(text_of(services.careplans.render(pid, "clinician")).split())
+    assert "still active after the pregnancy ended" in clinician
+
+
+def test_the_last_dose_of_an_every_other_day_plan_is_a_dosing_day(services: Services) -> None:
+    pid = setup_patient(services)
+    start, stop = TODAY + dt.timedelta(days=1), TODAY + dt.timedelta(days=11)  # doses on days 0, 2, ... 8
+    services.pregnancy.save_plan(
+        pid,
+        MedicationPlan(
+            "enoxaparin",
+            40.0,
+            Frequency.ALTERNATE_DAYS,
+            start,
+            Indication.VTE_PROPHYLAXIS,
+            stop=Anchor(stop),
+        ),
+    )
+    text = " ".join(text_of(services.careplans.render(pid, "patient")).split())
+    last = start + dt.timedelta(days=8)
+    assert f"Take your last dose on {last.strftime('%A %d/%m/%Y')}" in text
 
 
 def test_a_plan_stopped_from_a_date_still_to_come_is_still_current(services: Services) -> None:

@@ -119,6 +119,8 @@ def test_save_print_sign_and_out_of_date(
     assert not Path(sent[0][-1]).exists()  # the temporary copy is removed
     printing.send_to_printer(printed[0], "ward-3", 2, "care plan")  # a named printer and copies reach lp
     assert sent[1][:7] == ["/usr/bin/lp", "-n", "2", "-t", "care plan", "-d", "ward-3"]
+    printing.send_to_printer(printed[0], "", 1, "care plans", one_sided=True)  # a batch: never duplex
+    assert sent[2][5:7] == ["-o", "sides=one-sided"]
     # sign: a consultant signs the patient copy, which is listed as current
     monkeypatch.setattr(tab, "ask_comment", lambda: ("Went through it with Zoë", True))
     qtbot.mouseClick(tab.sign_button, Qt.MouseButton.LeftButton)

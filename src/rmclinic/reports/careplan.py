@@ -63,6 +63,8 @@ from ..domain.medication import (
     Route,
     describe_dose,
     dose_calendar,
+    dosed_days,
+    last_dose_day,
     segments,
 )
 from ..domain.obstetric import GENETICS_LABELS, OUTCOME_LABELS, Conception, TissueGenetics, chronological
@@ -641,7 +643,7 @@ def _stop_text(plan: MedicationPlan, data: CarePlanData) -> str:
     stop = plan.stop_date(edd)
     if stop is None:
         return "No planned stop"
-    last = stop - dt.timedelta(days=1)
+    last = last_dose_day(plan, edd) or stop - dt.timedelta(days=1)  # an every-other-day rest day is no dose
     ga_stop, ga_last = _ga_on(shown, stop), _ga_on(shown, last)
     lines = [fmt_date(stop) + (f" ({ga_stop})" if ga_stop else "")]
     lines.append(f"last dose {fmt_date(last)}" + (f" ({ga_last})" if ga_last else ""))
@@ -704,6 +706,13 @@ def _plan_rows(st: _Story, plans: Sequence[MedicationPlan], past: bool) -> list[
 
 def _plans_clinician(st: _Story) -> None:
     d = st.data
+    if d.unresolved_plans:
+        st.heading("Medication still active after the pregnancy ended — review")
+        st.text(
+            "These plans belong to a pregnancy that has ended but were not stopped. They are not printed as current "
+            "medication and are left out of the patient copy. Stop them, or record why they continue."
+        )
+        st.add(_table(_plan_rows(st, d.unresolved_plans, past=False), _PLAN_WIDTHS))
     st.heading("Current medication")
     if d.plans:
         st.add(_table(_plan_rows(st, d.plans, past=False), _PLAN_WIDTHS))
@@ -926,7 +935,7 @@ def _patient_medicines(st: _Story, antenatal: bool) -> None:
         if stop is None:
             lines.append(("Until", "There is no planned stop date. Keep taking it until the clinic tells you to stop."))
         else:
-            last = stop - dt.timedelta(days=1)
+            last = last_dose_day(plan, edd) or stop - dt.timedelta(days=1)
             lines.append(
                 (
                     "Until",
@@ -954,7 +963,8 @@ def _patient_medicines(st: _Story, antenatal: bool) -> None:
         if taper:
             block.append(Paragraph("<b>Lowering the dose step by step before stopping:</b>", st.s.body))
             for seg in taper:
-                end = seg.end - dt.timedelta(days=1) if seg.end else None
+                dosed = dosed_days(seg)
+                end = dosed[1] if dosed else None
                 span = f"From {fmt_day(seg.start)}{ga(seg.start)}"
                 if end is not None:
                     span += f" to {fmt_day(end)}{ga(end)}"
@@ -1128,10 +1138,10 @@ def _patient_urgent(st: _Story) -> None:
     st.add(CondPageBreak(140))
     st.heading("If you have bleeding or pain")
     st.text(c.urgent_advice.strip() or GENERIC_URGENT_ADVICE)
-    if c.phone:
-        st.para(f"The clinic: {esc(c.phone)}", st.s.big)
-    if c.urgent_phone:
-        st.para(f"Out of hours: {esc(c.urgent_phone)}", st.s.big)
+    # With no number set, lines to write it on: a patient copy must never leave her without one.
+    blank = "____________________"
+    st.para(f"The clinic: {esc(c.phone) if c.phone else blank}", st.s.big)
+    st.para(f"Out of hours: {esc(c.urgent_phone) if c.urgent_phone else blank}", st.s.big)
     if c.address:
         st.text(c.address, st.s.small)
 

@@ -74,12 +74,14 @@ def choose_printer(parent: QWidget | None, title: str, exec_dialog: Callable[[QP
     return printer if exec_dialog(dialog) == 1 else None
 
 
-def deliver(printer: QPrinter, pdf: bytes, title: str) -> None:
-    """The PDF to the printer chosen (or to the file chosen in the dialog)."""
+def deliver(printer: QPrinter, pdf: bytes, title: str, one_sided: bool = False) -> None:
+    """The PDF to the printer chosen (or to the file chosen in the dialog). ``one_sided`` for a batch of
+    several patients: on a duplex printer the next patient's first page must not land on the back of the
+    last page of the one before."""
     if printer.outputFormat() is QPrinter.OutputFormat.PdfFormat and printer.outputFileName():
         write_private_atomically(Path(printer.outputFileName()), pdf)
         return
-    send_to_printer(pdf, printer.printerName(), max(1, printer.copyCount()), title)
+    send_to_printer(pdf, printer.printerName(), max(1, printer.copyCount()), title, one_sided)
 
 
 def ask_print_pdf(
@@ -94,7 +96,7 @@ def ask_print_pdf(
     return True
 
 
-def send_to_printer(pdf: bytes, printer_name: str, copies: int, title: str) -> None:
+def send_to_printer(pdf: bytes, printer_name: str, copies: int, title: str, one_sided: bool = False) -> None:
     path = temp_pdf(pdf, "print")
     try:
         if sys.platform.startswith("win"):
@@ -103,6 +105,8 @@ def send_to_printer(pdf: bytes, printer_name: str, copies: int, title: str) -> N
         lp = shutil.which("lp")
         if lp:
             args = [lp, "-n", str(copies), "-t", title]
+            if one_sided:
+                args += ["-o", "sides=one-sided"]
             if printer_name:
                 args += ["-d", printer_name]
             run_command([*args, str(path)])
@@ -111,6 +115,8 @@ def send_to_printer(pdf: bytes, printer_name: str, copies: int, title: str) -> N
             if not lpr:
                 raise PrintFailed(tr("No print system was found (lp or lpr). Save the PDF and print it from there."))
             args = [lpr, "-#", str(copies), "-T", title] + (["-P", printer_name] if printer_name else [])
+            if one_sided:
+                args += ["-o", "sides=one-sided"]
             run_command([*args, str(path)])
     except (OSError, subprocess.SubprocessError) as e:
         raise PrintFailed(tr("The printer did not accept the document: {e}").format(e=e)) from None

@@ -316,7 +316,7 @@ class WorklistPage(QWidget):
             pdf, n = result
             try:
                 if printer is not None:
-                    printing.deliver(printer, pdf, title)
+                    printing.deliver(printer, pdf, title, one_sided=n > 1)
                 elif path is not None:
                     write_private_atomically(path, pdf)
                 else:
