@@ -210,7 +210,10 @@ def test_no_recipient_goes_to_the_patients_gp_and_no_copy_means_no_cc() -> None:
 
 
 def test_a_letter_drafted_from_the_record_prints_its_headings_bullets_and_next_visit() -> None:
-    body = draft_letter(make_data(), VISIT, "We discussed the plan.")
+    from rmclinic.domain.visit import Visit, VisitStatus
+
+    booked = (Visit(dt.date(2026, 12, 21), status=VisitStatus.BOOKED),)  # the next visit comes from the diary
+    body = draft_letter(replace(make_data(), booked_visits=booked), VISIT, "We discussed the plan.")
     pages = pages_of(render_letter(letter_data(draft_of(signed_letter(body=body)))))
     text = flat("\n".join(pages))
     for expected in (

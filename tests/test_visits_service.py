@@ -24,6 +24,7 @@ from rmclinic.domain.patient import PatientData
 from rmclinic.domain.pregnancy import IupMethod
 from rmclinic.domain.visit import LetterStatus, Visit, VisitStatus, VisitType
 from rmclinic.domain.workup import ResultValue
+from rmclinic.rules.lifecycle import EventKind
 from rmclinic.services.container import Services
 from rmclinic.services.dto import AuditFilter
 from rmclinic.services.session import PermissionDenied
@@ -185,3 +186,28 @@ def test_after_a_loss_the_letter_has_no_antenatal_wording(services: Services) ->
     assert f"most recent pregnancy ended on {TODAY.strftime('%d/%m/%Y')}" in body
     for word in ("weeks pregnant", "due date", "congratulat", "+"):
         assert word not in body.split("## References")[0]
+
+
+def test_review_fixes_for_letters_and_bookings(services: Services) -> None:
+    pid = pregnant(services)
+    nxt = TODAY + dt.timedelta(days=20)
+    visit = services.visits.save_visit(pid, Visit(TODAY, patient_attended=False, partner_attended=True, next_visit=nxt))
+    # moving the next visit replaces the old booking instead of leaving it on the worklist
+    services.visits.save_visit(pid, replace(visit, next_visit=nxt + dt.timedelta(days=7)))
+    booked = [v.visit.date for v in services.visits.visits(pid) if v.visit.status is VisitStatus.BOOKED]
+    assert booked == [nxt + dt.timedelta(days=7)]
+    # an overridden alert is not sent to the GP as a recommendation
+    target = next(v for v in services.alerts.for_patient(pid) if v.alert.rule.id == "R13")
+    services.alerts.respond(pid, "R13", target.alert.episode, EventKind.OVERRIDDEN, "patient_declined", "Declined")
+    draft = services.visits.start_letter(pid, visit.id)  # type: ignore[arg-type]
+    assert "Order TSH" not in draft.body
+    assert "I saw the partner of Amira Haddad" in draft.body  # she did not attend
+    assert f"next appointment in the clinic is on {(nxt + dt.timedelta(days=7)).strftime('%d/%m/%Y')}" in draft.body
+    # a draft written during the pregnancy cannot be signed after a loss without redrafting
+    p = services.pregnancy.view(pid).pregnancy
+    assert p is not None and p.id is not None
+    services.pregnancy.end(pid, p.id, p.version, Outcome.EARLY_MISCARRIAGE, TODAY)
+    with pytest.raises(ConflictError, match="redraft"):
+        services.visits.sign(pid, draft.id, draft.row_version)  # type: ignore[arg-type]
+    redrafted = services.visits.redraft(pid, draft.id, draft.row_version)  # type: ignore[arg-type]
+    assert services.visits.sign(pid, redrafted.id, redrafted.row_version).status is LetterStatus.SIGNED  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -113,6 +114,9 @@ def done_in_visit(
     return tuple(out)
 
 
+# Wording that must not reach a signed letter once the pregnancy has ended in a loss.
+_ANTENATAL = re.compile(r"weeks pregnant|estimated due date|\b\d{1,2}\+[0-6]\b", re.IGNORECASE)
+
 _ANSWERS = frozenset({EventKind.ACKNOWLEDGED, EventKind.OVERRIDDEN, EventKind.SNOOZED})
 
 
@@ -123,12 +127,17 @@ def draft_letter(data: CarePlanData, visit: Visit, paragraph: str = "") -> str:
     own paragraph. Plain text with "## " headings and "- " bullets; edited before signing."""
     p = data.patient
     s = data.summary
-    who = "her partner" if visit.partner_attended and visit.patient_attended else ""
     seen = "spoke with" if visit.type is VisitType.TELEPHONE else "saw"
+    name = f"{p.given_name} {p.family_name}"
+    if visit.patient_attended and visit.partner_attended:
+        whom = f"{name} with her partner"
+    elif visit.partner_attended:
+        whom = f"the partner of {name}"  # she did not attend: the letter must not say she was seen
+    else:
+        whom = name
     opening = (
-        f"I {seen} {p.given_name} {p.family_name}"
-        + (f" with {who}" if who else "")
-        + f" in the recurrent miscarriage clinic on {_fmt(visit.date)} ({VISIT_TYPE_LABELS[visit.type].lower()})."
+        f"I {seen} {whom} in the recurrent miscarriage clinic on {_fmt(visit.date)} "
+        f"({VISIT_TYPE_LABELS[visit.type].lower()})."
     )
     lines = [opening, ""]
     if data.sensitive and data.last_ended is not None and data.last_ended.ended_on is not None:
@@ -186,20 +195,45 @@ def draft_letter(data: CarePlanData, visit: Visit, paragraph: str = "") -> str:
         lines.append(text + (f". Dose: {source}." if source else "."))
     if not data.plans:
         lines.append("- No medication from the clinic at present.")
+    for plan in data.unresolved_plans:
+        lines.append(f"- {plan.display_name}: still recorded as active after the pregnancy ended; to be reviewed.")
+    open_id = data.pregnancy.id if data.pregnancy is not None else None
     for f in data.follow_ups:
+        if f.pregnancy_id is not None and f.pregnancy_id != open_id:
+            continue  # a follow-up of a pregnancy that has ended is not part of the plan
+        if f.due_date < data.today:
+            lines.append(
+                f"- {KIND_LABELS[f.kind]}{f' ({f.title})' if f.title else ''}: overdue since {_fmt(f.due_date)}"
+            )
+            continue
         edd = data.edd_for(f.pregnancy_id)
         ga = gestation_on(edd, f.due_date) if edd and not data.sensitive else None
         title = f" ({f.title})" if f.title else ""
         lines.append(f"- {KIND_LABELS[f.kind]}{title} on {_fmt(f.due_date)}" + (f" ({ga})" if ga else ""))
-    key = [v for v in data.alerts if v.alert.severity.value in ("critical", "warning") and not v.alert.error]
+    # Only recommendations that still stand (not overridden or snoozed), never the software's own safety nets
+    # (they cite the safety case, not evidence), and with the rule's own caveats.
+    key = [
+        v
+        for v in data.alerts
+        if v.alert.severity.value in ("critical", "warning")
+        and not v.alert.error
+        and v.status.value in ("active", "acknowledged")
+        and all(c.key != "SAFETY" for c in v.alert.rule.citations)
+    ]
     if key:
         lines.append("")
         lines.append("## Recommendations and their evidence")
         for v in key:
-            lines.append(f"- {v.alert.message} {cite(v.alert.rule.citations)}")
+            caveat = ""
+            if v.alert.rule.unverified:
+                caveat += " (part of the evidence for this is not verified)"
+            if v.alert.rule.conflict:
+                caveat += " (guidelines differ on this)"
+            lines.append(f"- {v.alert.message}{caveat} {cite(v.alert.rule.citations)}")
     lines.append("")
-    if visit.next_visit is not None:
-        lines.append(f"Her next appointment in the clinic is on {_fmt(visit.next_visit)}.")
+    booked = [v.date for v in data.booked_visits if v.date > visit.date]  # the diary, not the note
+    if booked:
+        lines.append(f"Her next appointment in the clinic is on {_fmt(min(booked))}.")
     else:
         lines.append("No further clinic appointment has been booked.")
     lines.append("")
@@ -268,9 +302,15 @@ class VisitService(ServiceBase):
             else:
                 vid = visit.id
                 before = uow.visits.get_visit(patient_id, vid)
+                if before.status is not visit.status and uow.visits.visit_ids_with_letters([vid]):
+                    raise ValidationError.single("status", "This visit has a letter: its status can no longer change.")
                 uow.visits.update_visit(patient_id, vid, visit.version, visit)
+                if before.next_visit not in (None, visit.next_visit):
+                    self._cancel_booking(uow, actor, patient_id, before.next_visit)
                 changes = {k: [a, b] for k, (a, b) in _pairs(_visit_json(before), _visit_json(visit)).items() if a != b}
                 self._audit(uow, actor, _visit_event(Action.UPDATE, patient_id, "visit", vid, changes))
+            if visit.id is None and visit.status is VisitStatus.ATTENDED:
+                self._cancel_booking(uow, actor, patient_id, visit.date)  # the booking for today took place
             if visit.next_visit is not None and visit.status is VisitStatus.ATTENDED:
                 booked = {v.date for v in uow.visits.visits(patient_id) if v.status is VisitStatus.BOOKED}
                 if visit.next_visit not in booked:
@@ -285,6 +325,18 @@ class VisitService(ServiceBase):
             saved = uow.visits.get_visit(patient_id, vid)
             uow.commit()
         return saved
+
+    def _cancel_booking(self, uow: UnitOfWork, actor: Any, patient_id: int, day: dt.date | None) -> None:
+        """A booking nobody has touched (no notes) on ``day`` is replaced: it must not linger as overdue."""
+        for v in uow.visits.visits(patient_id):
+            untouched = not any(getattr(v, k) for k in NOTE_FIELDS)
+            if v.id is not None and v.status is VisitStatus.BOOKED and v.date == day and untouched:
+                uow.visits.update_visit(patient_id, v.id, v.version, replace(v, status=VisitStatus.CANCELLED))
+                self._audit(
+                    uow,
+                    actor,
+                    _visit_event(Action.UPDATE, patient_id, "visit", v.id, {"status": ["booked", "cancelled"]}),
+                )
 
     def booked(self, start: dt.date, end: dt.date) -> list[WorklistRow]:
         self._actor(Permission.VIEW_PATIENTS)
@@ -385,6 +437,7 @@ class VisitService(ServiceBase):
     def sign(self, patient_id: int, letter_id: int, row_version: int) -> Letter:
         """Sign a draft: its PDF is made now and kept; the letter never changes again."""
         actor = self._actor(Permission.SIGN_CARE_PLANS)
+        now_data = self._careplans.data(patient_id)  # alerts evaluated in their own transaction, first
         # The PDF is drawn before the write transaction opens, so other workstations' saves never wait for it;
         # the draft's row version then proves nobody changed it in between.
         with self._uow(read_only=True) as uow:
@@ -396,6 +449,10 @@ class VisitService(ServiceBase):
             problems = letter_problems(letter)
             if problems:
                 raise ValidationError([FieldProblem(k, v) for k, v in problems.items()])
+            if now_data.sensitive and _ANTENATAL.search(letter.body):
+                raise ConflictError(
+                    "The pregnancy has ended since this letter was drafted: redraft it from the record before signing."
+                )
             user = uow.users.get(actor.username)
             name = user.display_name if user and user.display_name else actor.username
             now = self._clock.now()
@@ -462,6 +519,7 @@ class VisitService(ServiceBase):
         return signed[-1] if signed else (letters[-1] if letters else None)
 
     def latest_visit_id(self, patient_id: int, visit_date: dt.date | None = None) -> int:
+        self._actor(Permission.VIEW_PATIENTS)
         with self._uow(read_only=True) as uow:
             visits = [v for v in uow.visits.visits(patient_id) if v.status is VisitStatus.ATTENDED]
         if visit_date is not None:
