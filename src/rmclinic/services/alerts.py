@@ -222,9 +222,6 @@ class AlertService(ServiceBase):
         self._catalogue = catalogue
         self._rule_set = rule_set
 
-    def today(self) -> dt.date:
-        return self._clock.today()
-
     def next_visit(self, patient_id: int) -> dt.date | None:
         """The patient's next booked clinic visit: a snooze "until the next visit" makes the alert come
         back on that day, so the visit is the episode it waits for."""

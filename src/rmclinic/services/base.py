@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent, Outcome
 from ..domain.clock import Clock
@@ -14,6 +16,10 @@ class ServiceBase:
         self._uow = uow_factory
         self._clock = clock
         self._session = session
+
+    def today(self) -> dt.date:
+        """The service clock's date: screens default dates to this, never to the wall clock directly."""
+        return self._clock.today()
 
     def _actor(self, permission: Permission) -> Actor:
         """The current user, if allowed; a refusal is itself audited."""

@@ -73,9 +73,6 @@ def _stop_text(plan: MedicationPlan) -> str:
 
 
 class WorklistService(ServiceBase):
-    def today(self) -> dt.date:
-        return self._clock.today()
-
     def milestones(self) -> tuple[Milestone, ...]:
         with self._uow(read_only=True) as uow:
             text = uow.settings.get("worklist_milestones")

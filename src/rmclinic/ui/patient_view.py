@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -399,7 +398,7 @@ class PatientView(QWidget):
     def set_record(self, record: PatientRecord) -> None:
         self.record = record
         d = record.data
-        today = dt.date.today()
+        today = self._service.today()
         self.title.setText(
             f"{d.family_name.upper()}, {d.given_name}" + (f"  [{tr('archived')}]" if record.archived else "")
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
@@ -187,7 +186,7 @@ class ResultEntry(QGroupBox):
         self.method.clear()
         self.method.addItems(list(inv.methods))
         if not self.date.text():
-            self.date.set_date(dt.date.today())
+            self.date.set_date(self._service.today())
 
     def _target_item(self, inv: Investigation) -> WorkupItem | None:
         """Which item takes the result: the latest entered one when correcting; otherwise a requested or
@@ -382,7 +381,7 @@ class WorkupTab(QWidget):
         self.banner.show_problem(None)
         try:
             for item in targets:
-                view = self._service.record_sample(self.patient_id, item.id, item.version, dt.date.today())
+                view = self._service.record_sample(self.patient_id, item.id, item.version, self._service.today())
             self._show(view)
         except DomainError as e:
             self.banner.show_problem(str(e))
