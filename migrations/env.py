@@ -7,7 +7,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from rmclinic.persistence.models import Base
+from rmclinic.persistence.models import Base, add_partial_index_conditions
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("connection"):
@@ -24,6 +24,7 @@ def _url() -> str:
 
 
 def _configure(connection) -> None:  # type: ignore[no-untyped-def]
+    add_partial_index_conditions(connection.dialect.name)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -19,7 +19,7 @@ from rmclinic.domain.clock import FixedClock
 from rmclinic.paths import migrations_dir
 from rmclinic.persistence import migrate
 from rmclinic.persistence.db import make_engine
-from rmclinic.persistence.models import Base
+from rmclinic.persistence.models import Base, add_partial_index_conditions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +34,7 @@ def test_no_drift_between_models_and_migrations(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
+            add_partial_index_conditions(conn.dialect.name)
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     finally:
         engine.dispose()

@@ -25,10 +25,11 @@ from rmclinic.domain.accounts import Role
 from rmclinic.domain.obstetric import Outcome, PreviousPregnancy
 from rmclinic.domain.patient import PatientData
 from rmclinic.services.container import Services
+from rmclinic.services.dto import PatientQuery
 from rmclinic.ui.main import make_application
 from rmclinic.ui.main_window import MainWindow
 from rmclinic.ui.patient_dialog import PatientDialog
-from rmclinic.ui.patient_model import PatientListModel
+from rmclinic.ui.patient_model import PAGE_SIZE, PatientListModel
 from rmclinic.ui.patients_page import PatientsPage
 from rmclinic.ui.pregnancy_dialog import PregnancyDialog
 
@@ -177,10 +178,13 @@ def test_list_model_passes_qt_model_checks(qtmodeltester: object, svc: Services)
     svc.demo.create(250, seed=4)
     model = PatientListModel(svc.patients)
     model.reload()
-    assert model.rowCount() == 100
+    assert model.rowCount() == PAGE_SIZE
     assert model.canFetchMore()
     model.fetchMore()
-    assert model.rowCount() == 200
+    assert model.rowCount() == 2 * PAGE_SIZE
+    while model.canFetchMore():  # scrolled to the end: every patient, then no more
+        model.fetchMore()
+    assert model.rowCount() == model.total == svc.patients.search(PatientQuery()).total
     qtmodeltester.check(model)  # type: ignore[attr-defined]
     model.sort(3, Qt.SortOrder.DescendingOrder)
     dobs = [model.row_at(i).date_of_birth for i in range(model.rowCount())]  # type: ignore[union-attr]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, or_, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -16,8 +17,9 @@ from ..domain.errors import ConflictError, DuplicateError, NotFoundError, Valida
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
 from ..domain.search import SearchTerm
-from ..domain.text import fold, prefix_upper_bound
+from ..domain.text import fold
 from ..services.dto import PatientPage, PatientRecord, PatientRow, PregnancyRecord
+from . import patient_search
 from .models import (
     AlertEventRec,
     AlertStateRec,
@@ -36,13 +38,6 @@ from .models import (
     VisitRec,
     table_of,
 )
-
-_SORT_COLUMNS: dict[str, tuple[Any, ...]] = {
-    "name": (PatientRec.family_fold, PatientRec.given_fold),
-    "hospital_number": (PatientRec.hospital_number,),
-    "nhs_number": (PatientRec.nhs_number,),
-    "date_of_birth": (PatientRec.date_of_birth,),
-}
 
 _CONFLICT = "Someone else saved this record after you opened it. Reload to see their changes."
 
@@ -153,16 +148,20 @@ class SqlPatientRepository:
 
     # -- reads --------------------------------------------------------------------------------
 
-    _WHOLE_RECORD = (
-        selectinload(PatientRec.partner),
-        selectinload(PatientRec.pregnancies),
-        selectinload(PatientRec.risk),
-        selectinload(PatientRec.excisions),
-        selectinload(PatientRec.allergies),
-    )
+    @staticmethod
+    @cache
+    def _whole_record() -> tuple[Any, ...]:
+        """Made on first use, not at import: loader options cost start-up time the patient list does not need."""
+        return (
+            selectinload(PatientRec.partner),
+            selectinload(PatientRec.pregnancies),
+            selectinload(PatientRec.risk),
+            selectinload(PatientRec.excisions),
+            selectinload(PatientRec.allergies),
+        )
 
     def _load(self, patient_id: int) -> PatientRec:
-        rec = self.s.scalar(select(PatientRec).where(PatientRec.id == patient_id).options(*self._WHOLE_RECORD))
+        rec = self.s.scalar(select(PatientRec).where(PatientRec.id == patient_id).options(*self._whole_record()))
         if rec is None:
             raise NotFoundError(f"No patient with id {patient_id}.")
         return rec
@@ -172,7 +171,7 @@ class SqlPatientRepository:
 
     def get_many(self, patient_ids: Sequence[int]) -> list[PatientRecord]:
         """Many records in a handful of queries (one per child table), in the order asked for."""
-        q = select(PatientRec).where(PatientRec.id.in_(list(patient_ids))).options(*self._WHOLE_RECORD)
+        q = select(PatientRec).where(PatientRec.id.in_(list(patient_ids))).options(*self._whole_record())
         found = {r.id: self._record(r) for r in self.s.scalars(q)}
         return [found[i] for i in patient_ids if i in found]
 
@@ -250,26 +249,6 @@ class SqlPatientRepository:
     def count(self) -> int:
         return self.s.scalar(select(func.count()).select_from(PatientRec)) or 0
 
-    @staticmethod
-    def _term_condition(t: SearchTerm) -> Any:
-        """Prefix matches as ranges (index-friendly on both backends); a full date matches the DOB."""
-        options = []
-        if t.folded:
-            hi = prefix_upper_bound(t.folded)
-            options += [
-                and_(PatientRec.family_fold >= t.folded, PatientRec.family_fold < hi),
-                and_(PatientRec.given_fold >= t.folded, PatientRec.given_fold < hi),
-            ]
-        if t.hospital_number:
-            hi = prefix_upper_bound(t.hospital_number)
-            options.append(and_(PatientRec.hospital_number >= t.hospital_number, PatientRec.hospital_number < hi))
-        if t.digits:
-            hi = prefix_upper_bound(t.digits)
-            options.append(and_(PatientRec.nhs_number >= t.digits, PatientRec.nhs_number < hi))
-        if t.date:
-            options.append(PatientRec.date_of_birth == t.date)
-        return or_(*options)
-
     def search(
         self,
         terms: Sequence[SearchTerm],
@@ -279,18 +258,9 @@ class SqlPatientRepository:
         offset: int,
         limit: int,
     ) -> PatientPage:
-        conds = [self._term_condition(t) for t in terms]
-        if not include_archived:
-            conds.append(PatientRec.archived_at.is_(None))
-        cols = [*_SORT_COLUMNS[sort], PatientRec.id]
-        order = [c.desc() if descending else c.asc() for c in cols]
-        q = self._row_select().where(*conds).order_by(*order).offset(offset).limit(limit)
-        rows = tuple(_row(r) for r in self.s.execute(q))
-        if offset == 0 and len(rows) < limit:
-            total = len(rows)  # the whole result fits in the first page: no count query needed
-        else:
-            total = self.s.scalar(select(func.count()).select_from(PatientRec).where(*conds)) or 0
-        return PatientPage(rows=rows, total=total, offset=offset)
+        """One page of the list, and how many match (exactly up to a cap, else "more than"): see
+        ``patient_search`` for why it is written as it is."""
+        return patient_search.search(self.s.connection(), terms, sort, descending, include_archived, offset, limit)
 
     # -- writes -------------------------------------------------------------------------------
 

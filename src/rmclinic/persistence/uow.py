@@ -14,6 +14,7 @@ from .alerts import SqlAlertRepository
 from .audit import SqlAuditLog
 from .careplans import SqlCarePlanRepository
 from .db import WRITER_OPTIONS
+from .models import add_partial_index_conditions
 from .pregnancy import SqlPregnancyRepository
 from .repository import SqlPatientRepository, translate_errors
 from .visits import SqlVisitRepository
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
 
 
 def unit_of_work_factory(engine: Engine) -> UnitOfWorkFactory:
+    add_partial_index_conditions(engine.dialect.name)
     readers = sessionmaker(engine, expire_on_commit=False)
     writers = sessionmaker(engine.execution_options(**WRITER_OPTIONS), expire_on_commit=False)
 

@@ -53,6 +53,7 @@ class PatientPage:
     rows: tuple[PatientRow, ...]
     total: int
     offset: int
+    total_at_least: bool = False  # more match than were counted: ``total`` is a lower bound
 
 
 SORT_KEYS = ("name", "hospital_number", "nhs_number", "date_of_birth")

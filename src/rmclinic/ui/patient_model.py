@@ -17,7 +17,7 @@ COLUMNS = (
     ("name", "Name"),
     ("date_of_birth", "Date of birth"),
 )
-PAGE_SIZE = 100
+PAGE_SIZE = 50  # about a screenful; more are fetched as the list scrolls
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 Index = QModelIndex | QPersistentModelIndex
@@ -33,12 +33,20 @@ class PatientListModel(QAbstractTableModel):
         self._total = 0
         self._query = PatientQuery()
         self._resetting = False  # views ask for more rows while a reset is still being announced
+        self._at_least = False  # more match than were counted
+        self._exhausted = False  # the last page fetched was short: nothing more to fetch
+        self._loaded = False  # the view sets its sort order while being built: no query until the page loads
 
     # -- loading ------------------------------------------------------------------------------
 
     @property
     def total(self) -> int:
         return self._total
+
+    @property
+    def total_at_least(self) -> bool:
+        """``total`` is a lower bound: more patients match than the search counted."""
+        return self._at_least
 
     @property
     def query(self) -> PatientQuery:
@@ -49,22 +57,28 @@ class PatientListModel(QAbstractTableModel):
         self.reload()
 
     def reload(self) -> None:
+        self._loaded = True
         page = self._service.search(self._query, 0, PAGE_SIZE)
         self._resetting = True
         self.beginResetModel()
         self._rows = list(page.rows)
         self._total = page.total
+        self._at_least = page.total_at_least
+        self._exhausted = len(page.rows) < PAGE_SIZE
         self.endResetModel()
         self._resetting = False
         self.total_changed.emit(self._total)
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and not self._resetting and len(self._rows) < self._total
+        if parent.isValid() or self._resetting or self._exhausted:
+            return False
+        return self._at_least or len(self._rows) < self._total
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if parent.isValid() or self._resetting:
             return
         page = self._service.search(self._query, len(self._rows), PAGE_SIZE)
+        self._exhausted = len(page.rows) < PAGE_SIZE
         if not page.rows:
             self._total = len(self._rows)
             return
@@ -114,4 +128,8 @@ class PatientListModel(QAbstractTableModel):
             return
         from dataclasses import replace
 
-        self.set_query(replace(self._query, sort=COLUMNS[column][0], descending=order == Qt.SortOrder.DescendingOrder))
+        query = replace(self._query, sort=COLUMNS[column][0], descending=order == Qt.SortOrder.DescendingOrder)
+        if self._loaded:
+            self.set_query(query)
+        else:
+            self._query = query
