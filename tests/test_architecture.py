@@ -116,3 +116,17 @@ def test_nothing_heavy_happens_at_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"  # Qt and Alembic load only when a window or a migration is needed
+
+
+def test_the_login_dialog_needs_no_database_libraries() -> None:
+    """The first window (the login dialog) shows before SQLAlchemy, the services, Alembic, ReportLab or the
+    password hasher are imported: they load in the background while the user types (issue 9's budget)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rmclinic.cli, rmclinic.app, rmclinic.logs, rmclinic.ui.main, rmclinic.ui.login, rmclinic.ui.tasks;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic', 'reportlab', 'argon2'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,38 +1,50 @@
-"""Wiring: choose the database, migrate it, build the services, start the UI. Nothing runs at import."""
+"""Wiring: choose the database, migrate it, build the services, start the UI. Nothing runs at import.
+
+Start-up order matters for speed (see the README's architecture notes): the login dialog shows before
+SQLAlchemy and the services are imported, which happens in a background thread while the user types.
+"""
 
 from __future__ import annotations
 
 import logging
-import socket
+import os
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from .domain.accounts import Permission
-from .domain.clock import Clock, SystemClock
-from .persistence.backup import SqliteFiles
-from .persistence.db import describe, make_engine, resolve_url
-from .persistence.migrate import known_revisions, upgrade
-from .persistence.uow import unit_of_work_factory
-from .services.alerts import AlertService
-from .services.audit import AuditService
-from .services.auth import AuthService
-from .services.backup import BackupService
-from .services.careplan import CarePlanData, CarePlanService
-from .services.container import Services
-from .services.demo import DemoService
-from .services.letters import LetterData, VisitService
-from .services.patients import PatientService
-from .services.pregnancy import PregnancyService
-from .services.session import SessionContext
-from .services.settings import SettingsService
-from .services.transfer import TransferService
-from .services.worklist import WorklistService
-from .services.workup import WorkupService
+if TYPE_CHECKING:
+    from .domain.clock import Clock
+    from .services.careplan import CarePlanData
+    from .services.container import Services
+    from .services.letters import LetterData
 
 log = logging.getLogger("rmclinic.app")
 
 
 def build_services(url: str | None = None, clock: Clock | None = None, migrate: bool = True) -> Services:
     """Open (and, unless told otherwise, migrate) the database and build every service over it."""
+    import socket
+
+    from .domain.clock import SystemClock
+    from .persistence.backup import SqliteFiles
+    from .persistence.db import describe, make_engine, resolve_url
+    from .persistence.migrate import known_revisions, upgrade
+    from .persistence.uow import unit_of_work_factory
+    from .services.alerts import AlertService
+    from .services.audit import AuditService
+    from .services.auth import AuthService
+    from .services.backup import BackupService
+    from .services.careplan import CarePlanService
+    from .services.container import Services
+    from .services.demo import DemoService
+    from .services.letters import VisitService
+    from .services.patients import PatientService
+    from .services.pregnancy import PregnancyService
+    from .services.session import SessionContext
+    from .services.settings import SettingsService
+    from .services.transfer import TransferService
+    from .services.worklist import WorklistService
+    from .services.workup import WorkupService
+
     resolved = resolve_url(url)
     if migrate and upgrade(resolved):
         log.info("database backed up before migration")
@@ -87,6 +99,8 @@ def render_letter(data: LetterData) -> bytes:
 
 
 def _upgrade_quietly(url: str) -> None:
+    from .persistence.migrate import upgrade
+
     upgrade(url, backup=False)
 
 
@@ -139,33 +153,130 @@ def crash_report(exc_type: type[BaseException], tb: object) -> str:
     return "\n".join(lines)
 
 
-def _login_at_start(services: Services, user: str | None) -> bool:
-    """First admin on an empty database; RMCLINIC_USER/RMCLINIC_PASSWORD; else the login dialog."""
-    import os
-
+def _login_with_environment(services: Services, user: str | None) -> bool:
+    """RMCLINIC_USER/RMCLINIC_PASSWORD (workstation scripts, the benchmark): no dialog when they are right."""
     from .services.auth import LoginFailed
+
+    name = user or os.environ.get("RMCLINIC_USER")
+    password = os.environ.get("RMCLINIC_PASSWORD")
+    if not (name and password is not None) or not services.auth.has_users():
+        return False
+    try:
+        services.auth.login(name, password)
+    except LoginFailed:
+        return False
+    return True
+
+
+def _login_overlapping_ui_imports(services: Services, user: str | None) -> bool:
+    """Check the environment's password in a thread while this one imports the main window: the hash runs in
+    C without the GIL, so the two overlap on a multi-core workstation."""
+    import threading
+
+    outcome: list[bool | BaseException] = []
+
+    def check() -> None:
+        try:
+            outcome.append(_login_with_environment(services, user))
+        except BaseException as exc:  # handed to the main thread, which reports it as any start-up error
+            outcome.append(exc)
+
+    worker = threading.Thread(target=check)
+    worker.start()
+    import rmclinic.ui.main_window  # noqa: F401  (the import is the work being overlapped)
+
+    worker.join()
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _login_dialog(services: Services, user: str | None) -> bool:
+    """The first administrator on an empty database, else the login dialog (the database already open)."""
     from .ui.login import FirstAdminDialog, LoginDialog
 
     if not services.auth.has_users():
         return FirstAdminDialog(services.auth).exec() == 1
+    dlg = LoginDialog(services.auth, title_suffix=" — DEMO" if services.settings.is_demo() else "")
     name = user or os.environ.get("RMCLINIC_USER")
-    password = os.environ.get("RMCLINIC_PASSWORD")
-    if name and password is not None:
-        try:
-            services.auth.login(name, password)
-            return True
-        except LoginFailed:
-            pass
-    demo = " — DEMO" if services.settings.is_demo() else ""
-    dlg = LoginDialog(services.auth, title_suffix=demo)
     if name:
         dlg.username.setText(name)
         dlg.password.setFocus()
     return dlg.exec() == 1
 
 
+class _Opening:
+    """The database opening in the background while the login dialog waits for the user."""
+
+    FAILED, FIRST_ADMIN = 2, 3
+
+    def __init__(self, database: str | None) -> None:
+        self.database = database
+        self.services: Services | None = None
+        self.error: BaseException | None = None
+        self.finished = False
+
+    def open(self) -> tuple[Services, bool, bool]:
+        services = build_services(self.database)
+        try:
+            return services, services.auth.has_users(), services.settings.is_demo()
+        except BaseException:
+            services.close()
+            raise
+
+
+def _login_while_opening(database: str | None, user: str | None) -> tuple[Services | None, bool]:
+    """Show the login dialog at once and open the database meanwhile (SQLAlchemy, the services, a migration
+    if one is due). Returns the services (None when they could not be built) and whether someone logged in."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from .ui.login import FirstAdminDialog, LoginDialog
+    from .ui.main import report_first_window_for_benchmark, show_start_error
+    from .ui.tasks import run_in_background
+
+    state = _Opening(database)
+    dlg = LoginDialog(None)
+    name = user or os.environ.get("RMCLINIC_USER")
+    if name:
+        dlg.username.setText(name)
+        dlg.password.setFocus()
+
+    def opened(result: tuple[Services, bool, bool]) -> None:
+        state.services, has_users, demo = result
+        state.finished = True
+        if not has_users:
+            dlg.done(_Opening.FIRST_ADMIN)
+        else:
+            dlg.set_auth(state.services.auth, " — DEMO" if demo else "")
+
+    def failed(exc: BaseException) -> None:
+        state.error, state.finished = exc, True
+        dlg.done(_Opening.FAILED)
+
+    # Started once the dialog is on screen, so the import work does not delay its first paint.
+    QTimer.singleShot(0, lambda: run_in_background(state.open, opened, failed))
+    report_first_window_for_benchmark()
+    code = dlg.exec()
+    loop = QEventLoop()
+    while not state.finished:  # cancelled before the database was open: let the opening finish, then close
+        loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+    if state.error is not None:
+        from .cli import known_error_message
+
+        log.error("start-up failed: %s", type(state.error).__name__)
+        show_start_error(
+            known_error_message(state.error) or f"Could not start ({type(state.error).__name__}); see the log file."
+        )
+        return None, False
+    assert state.services is not None
+    if code == _Opening.FIRST_ADMIN:
+        return state.services, FirstAdminDialog(state.services.auth).exec() == 1
+    return state.services, code == 1
+
+
 def start_background_checks(window: object, services: Services) -> None:
     """After the first window shows: verify the audit chain and take the daily backup, off the UI thread."""
+    from .domain.accounts import Permission
     from .paths import backups_dir
     from .ui.main import show_audit_warning
     from .ui.tasks import run_in_background
@@ -189,26 +300,35 @@ def start_background_checks(window: object, services: Services) -> None:
 
 
 def run_app(database: str | None, user: str | None = None) -> int:
-    from .ui.main import make_application, notice_previous_crash, show_start_error
-    from .ui.main_window import MainWindow
+    from .ui.main import make_application, notice_previous_crash, report_first_window_for_benchmark, show_start_error
 
     app = make_application()
     notice_previous_crash()
-    try:
-        services = build_services(database)
-    except Exception as exc:
-        from .cli import known_error_message
+    services: Services | None
+    if (user or os.environ.get("RMCLINIC_USER")) and os.environ.get("RMCLINIC_PASSWORD") is not None:
+        try:
+            services = build_services(database)
+        except Exception as exc:
+            from .cli import known_error_message
 
-        log.error("start-up failed: %s", type(exc).__name__)
-        show_start_error(known_error_message(exc) or f"Could not start ({type(exc).__name__}); see the log file.")
-        return 1
+            log.error("start-up failed: %s", type(exc).__name__)
+            show_start_error(known_error_message(exc) or f"Could not start ({type(exc).__name__}); see the log file.")
+            return 1
+        logged_in = _login_overlapping_ui_imports(services, user) or _login_dialog(services, user)
+    else:
+        services, logged_in = _login_while_opening(database, user)
+        if services is None:
+            return 1
     try:
-        if not _login_at_start(services, user):
+        if not logged_in:
             return 0
+        from .ui.main_window import MainWindow
+
         window = MainWindow(services)
         install_excepthook(window)
         window.load()
         window.show()
+        report_first_window_for_benchmark()
         start_background_checks(window, services)
         code = app.exec()
         services.auth.logout()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import os
 import sys
@@ -17,7 +16,6 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .domain.accounts import LOGIN_ROLES
-from .fileio import write_private_atomically
 
 log = logging.getLogger("rmclinic.cli")
 
@@ -242,6 +240,10 @@ def _check_output(out: Path) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import json
+
+    from .fileio import write_private_atomically
+
     out = Path(args.output)
     _check_output(out)
     with _LoggedIn(args) as svc:
@@ -252,6 +254,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    import json
+
     from .services.transfer import ImportRejected
 
     path = Path(args.file)
@@ -316,6 +320,8 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_worklist(args: argparse.Namespace) -> int:
+    import json
+
     with _LoggedIn(args) as svc:
         items = svc.worklist.items(args.date, args.days)
     if args.json:
@@ -329,6 +335,8 @@ def cmd_worklist(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     """Streams: a clinic of 100,000 patients has hundreds of thousands of alerts, never all held at once."""
+    import json
+
     from .services.alerts import shipped_rule_set
 
     n = 0
@@ -361,6 +369,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def cmd_careplan(args: argparse.Namespace) -> int:
     from .domain.identifiers import normalise_hospital_number
+    from .fileio import write_private_atomically
 
     if (args.hospital_number is None) == (args.worklist_date is None):
         raise CliError("give a hospital number or --worklist-date YYYY-MM-DD (one of them)")
@@ -384,6 +393,7 @@ def cmd_careplan(args: argparse.Namespace) -> int:
 
 def cmd_letter(args: argparse.Namespace) -> int:
     from .domain.identifiers import normalise_hospital_number
+    from .fileio import write_private_atomically
 
     out = Path(args.output)
     _check_output(out)
@@ -408,6 +418,7 @@ def cmd_letter(args: argparse.Namespace) -> int:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     import datetime as _dt
+    import json
 
     from .services.alerts import rules_to_json, shipped_rule_set
 
@@ -427,6 +438,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from .fileio import write_private_atomically
+
     with _LoggedIn(args) as svc:
         if args.audit_command == "verify":
             report = svc.audit.verify()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import replace
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -34,7 +35,13 @@ BREAK_GLASS_MINUTES = 60
 MIN_REASON = 10
 
 _hasher = PasswordHasher()  # Argon2id with argon2-cffi's RFC 9106 "low memory" defaults
-_DUMMY_HASH = _hasher.hash("not a real password, used to keep timing even")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so timing stays even; made on first need (a hash costs
+    as much as a login, and start-up should not pay it)."""
+    return _hasher.hash("not a real password, used to keep timing even")
 
 
 class LoginFailed(DomainError):
@@ -191,7 +198,7 @@ class AuthService(ServiceBase):
                 )
                 uow.commit()
                 raise LoginFailed(f"Too many failed attempts: try again in {wait} seconds.")
-            ok = password_matches(stored or _DUMMY_HASH, password if isinstance(password, str) else "")
+            ok = password_matches(stored or _dummy_hash(), password if isinstance(password, str) else "")
             ok = ok and user is not None and user.active
             if not ok:
                 if user is not None:

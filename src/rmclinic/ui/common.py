@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -17,8 +17,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..domain.search import parse_date_dmy
-
 
 def tr(text: str, context: str = "rmclinic") -> str:
     return QCoreApplication.translate(context, text)
@@ -30,13 +28,18 @@ class ErrorLabel(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWordWrap(True)
-        self.setTextFormat(Qt.TextFormat.PlainText)
-        # Red plus a warning sign: colour is never the only carrier of meaning.
-        self.setStyleSheet("color: #b00020;")
+        self._styled = False
         self.hide()
 
     def show_problem(self, message: str | None) -> None:
         if message:
+            if not self._styled:  # styled when first needed: the login dialog shows without loading Qt's enums
+                self._styled = True
+                from PySide6.QtCore import Qt
+
+                self.setTextFormat(Qt.TextFormat.PlainText)
+                # Red plus a warning sign: colour is never the only carrier of meaning.
+                self.setStyleSheet("color: #b00020;")
             self.setText("⚠ " + message)
             self.show()
         else:
@@ -60,6 +63,8 @@ class DateField(QLineEdit):
         text = self.text().strip()
         if not text:
             return None, None if self.optional else tr("A date is required (dd/mm/yyyy).")
+        from ..domain.search import parse_date_dmy
+
         value = parse_date_dmy(text)
         if value is None:
             return None, tr("Not a date: type it as dd/mm/yyyy, for example 14/03/1992.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -14,10 +14,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..domain.accounts import MIN_PASSWORD_LENGTH
 from ..domain.errors import DomainError, ValidationError
-from ..services.auth import AuthService
 from .common import ErrorLabel, tr
+
+if TYPE_CHECKING:  # the login dialog shows before the services (and SQLAlchemy) are imported
+    from ..services.auth import AuthService
 
 POLICY_TEXT = (
     "Passwords need at least {n} characters, letters and at least one digit or symbol, at least 5 different "
@@ -63,6 +64,8 @@ class FirstAdminDialog(QDialog):
             lab.setBuddy(w)
             form.addRow(lab, w)
         lay.addLayout(form)
+        from ..domain.accounts import MIN_PASSWORD_LENGTH
+
         policy = QLabel(tr(POLICY_TEXT).format(n=MIN_PASSWORD_LENGTH))
         policy.setWordWrap(True)
         lay.addWidget(policy)
@@ -93,10 +96,11 @@ class LoginDialog(QDialog):
     """Log in; in ``unlock`` mode the same user re-enters the password, or someone else logs in."""
 
     def __init__(
-        self, auth: AuthService, parent: Any = None, locked_user: str | None = None, title_suffix: str = ""
+        self, auth: AuthService | None, parent: Any = None, locked_user: str | None = None, title_suffix: str = ""
     ) -> None:
         super().__init__(parent)
         self._auth = auth
+        self._pending = False  # "Log in" pressed while the database was still opening
         self.locked_user = locked_user
         self.switched_user = False
         self.setWindowTitle(tr("rmclinic: log in") + title_suffix)
@@ -117,6 +121,10 @@ class LoginDialog(QDialog):
         lay.addLayout(form)
         self.error = ErrorLabel(self)
         lay.addWidget(self.error)
+        self.waiting = QLabel(tr("Opening the database… you will be logged in as soon as it is open."))
+        self.waiting.setWordWrap(True)
+        self.waiting.hide()
+        lay.addWidget(self.waiting)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.ok = QPushButton(tr("Log in") if not locked_user else tr("Unlock"))
         self.ok.setDefault(True)
@@ -137,7 +145,21 @@ class LoginDialog(QDialog):
         self.username.setFocus()
         self.ok.setText(tr("Log in"))
 
+    def set_auth(self, auth: AuthService, title_suffix: str = "") -> None:
+        """The database is open (it opens while the user types): a login already asked for goes ahead."""
+        self._auth = auth
+        if title_suffix:
+            self.setWindowTitle(self.windowTitle() + title_suffix)
+        if self._pending:
+            self._pending = False
+            self.waiting.hide()
+            self.on_ok_clicked()
+
     def on_ok_clicked(self) -> None:
+        if self._auth is None:
+            self._pending = True
+            self.waiting.show()
+            return
         name = self.username.text().strip()
         try:
             if self.locked_user and name == self.locked_user:

@@ -92,3 +92,27 @@ def notice_previous_crash() -> None:
 
 
 _keep: list[object] = []
+
+
+BENCH_SHOWN_ENV = "RMCLINIC_BENCH_SHOWN"
+
+
+def report_first_window_for_benchmark() -> None:
+    """For `make bench` only: with $RMCLINIC_BENCH_SHOWN set to a file, once the window just shown has been
+    through the event loop, write the wall-clock time there and end the process at once. The bare-window
+    floor program calls the same function, so both are timed to the same point."""
+    import os
+
+    path = os.environ.get(BENCH_SHOWN_ENV)
+    if not path:
+        return
+    from PySide6.QtCore import QTimer
+
+    def report() -> None:
+        import time
+
+        with open(path, "w", encoding="ascii") as f:
+            f.write(repr(time.time()))
+        os._exit(0)
+
+    QTimer.singleShot(0, report)

@@ -203,9 +203,7 @@ class MainWindow(QMainWindow):
         self.act_backup.setEnabled(can(Permission.BACKUP_RESTORE) and self.services.backend == "sqlite")
         self.act_emergency.setEnabled(actor is not None and actor.role in BREAK_GLASS_ROLES)
         self.act_refresh_alerts.setEnabled(can(Permission.VIEW_PATIENTS))
-        self.patients.new_button.setEnabled(can(Permission.EDIT_PATIENTS))
-        self.patients.view.set_can_edit(can(Permission.EDIT_PATIENTS))
-        self.patients.view.pregnancy.can_override = can(Permission.OVERRIDE_CRITICAL_ALERTS)
+        self.patients.set_permissions(can(Permission.EDIT_PATIENTS), can(Permission.OVERRIDE_CRITICAL_ALERTS))
 
     def _go(self, row: int) -> None:
         if row < self.nav.count():
@@ -265,6 +263,7 @@ class MainWindow(QMainWindow):
     def load(self) -> None:
         self.patients.load()
         self.patients.search.setFocus()
+        self.patients.prepare_view_when_idle()
 
     # -- file actions -----------------------------------------------------------------------------
 

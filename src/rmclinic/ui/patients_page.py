@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
@@ -31,9 +31,12 @@ from ..services.workup import WorkupService
 from .common import tr
 from .patient_dialog import PatientDialog
 from .patient_model import ROW_ID_ROLE, PatientListModel
-from .patient_view import PatientView
+
+if TYPE_CHECKING:
+    from .patient_view import PatientView
 
 SEARCH_DEBOUNCE_MS = 80  # coalesce fast typing; short enough to feel instant
+VIEW_BUILD_DELAY_MS = 50  # after the window's first paint
 
 
 class PatientsPage(QStackedWidget):
@@ -85,8 +88,12 @@ class PatientsPage(QStackedWidget):
         lay.addWidget(self.table, 1)
         self.addWidget(self.list_page)
 
-        self.view = PatientView(service, workup, pregnancy, alerts, session, careplans, visits=visits)
-        self.addWidget(self.view)
+        # The patient view (a dozen tabs) is built when first needed, or when the app is idle after the list
+        # shows: the list must appear as fast as the libraries allow.
+        self._view_args = (service, workup, pregnancy, alerts, session, careplans, visits)
+        self._view: PatientView | None = None
+        self._can_edit = True
+        self._can_override = False
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -99,8 +106,36 @@ class PatientsPage(QStackedWidget):
         self.model.total_changed.connect(self._show_count)
         self.table.activated.connect(self.on_table_activated)
         self.new_button.clicked.connect(self.on_new_patient_clicked)
-        self.view.close_requested.connect(self.show_list)
-        self.view.patient_saved.connect(lambda _id: self.model.reload())
+
+    @property
+    def view(self) -> PatientView:
+        if self._view is None:
+            from .patient_view import PatientView
+
+            service, workup, pregnancy, alerts, session, careplans, visits = self._view_args
+            view = PatientView(service, workup, pregnancy, alerts, session, careplans, visits=visits)
+            view.set_can_edit(self._can_edit)
+            view.pregnancy.can_override = self._can_override
+            view.close_requested.connect(self.show_list)
+            view.patient_saved.connect(lambda _id: self.model.reload())
+            self.addWidget(view)
+            self._view = view
+        return self._view
+
+    def prepare_view_when_idle(self) -> None:
+        """Build the patient view once the list is on screen (after its first paint), so the first patient
+        opens at full speed and the list does not wait for it."""
+        QTimer.singleShot(VIEW_BUILD_DELAY_MS, lambda: self.view)
+
+    def set_permissions(self, can_edit: bool, can_override: bool) -> None:
+        self._can_edit, self._can_override = can_edit, can_override
+        self.new_button.setEnabled(can_edit)
+        if self._view is not None:
+            self._view.set_can_edit(can_edit)
+            self._view.pregnancy.can_override = can_override
+
+    def _showing_view(self) -> bool:
+        return self._view is not None and self.currentWidget() is self._view
 
     # -- searching ----------------------------------------------------------------------------
 
@@ -122,7 +157,11 @@ class PatientsPage(QStackedWidget):
             self.table.selectRow(0)
 
     def _show_count(self, total: int) -> None:
-        if self.search.text().strip():
+        if self.model.total_at_least:
+            self.count_label.setText(
+                tr("More than {n} patients found: keep typing to narrow the list").format(n=f"{total:,}")
+            )
+        elif self.search.text().strip():
             self.count_label.setText(tr("{n} patients found").format(n=f"{total:,}"))
         else:
             self.count_label.setText(tr("{n} patients").format(n=f"{total:,}"))
@@ -159,14 +198,14 @@ class PatientsPage(QStackedWidget):
             self.open_patient(int(pid))
 
     def open_patient(self, patient_id: int) -> None:
-        if self.currentWidget() is self.view and not self.view.confirm_leave():
+        if self._showing_view() and not self.view.confirm_leave():
             return
         self.view.show_patient(patient_id)
         self.setCurrentWidget(self.view)
         self.view.tabs.setFocus()
 
     def show_list(self) -> None:
-        if self.currentWidget() is self.view and not self.view.confirm_leave():
+        if self._showing_view() and not self.view.confirm_leave():
             return
         self.setCurrentWidget(self.list_page)
         self.table.setFocus()
