@@ -16,7 +16,8 @@ from .accounts import _aware
 from .models import LetterRec, PatientRec, VisitRec, table_of
 
 
-def _visit(r: VisitRec) -> Visit:
+def _visit(r: Any) -> Visit:
+    """From an ORM record or a plain row of the visit table (the same names)."""
     return Visit(
         date=r.visit_date,
         type=VisitType(r.kind),
@@ -119,22 +120,33 @@ class SqlVisitRepository:
 
     def booked_between(self, start: dt.date, end: dt.date) -> list[WorklistRow]:
         """Visits booked for a day in [start, end] (the worklist's "patients booked")."""
-        q = (
-            select(VisitRec, PatientRec.hospital_number, PatientRec.family_name, PatientRec.given_name)
-            .join(PatientRec, PatientRec.id == VisitRec.patient_id)
+        visit = table_of(VisitRec)
+        q = (  # plain rows, not ORM entities: a week of a large clinic's bookings is read on every refresh
+            select(*visit.c, PatientRec.hospital_number, PatientRec.family_name, PatientRec.given_name)
+            .join(PatientRec, PatientRec.id == visit.c.patient_id)
             .where(
-                VisitRec.status == VisitStatus.BOOKED.value,
-                VisitRec.visit_date >= start,
-                VisitRec.visit_date <= end,
+                visit.c.status == VisitStatus.BOOKED.value,
+                visit.c.visit_date >= start,
+                visit.c.visit_date <= end,
                 PatientRec.archived_at.is_(None),
             )
-            .order_by(VisitRec.visit_date, VisitRec.id)
+            .order_by(visit.c.visit_date, visit.c.id)
         )
         return [
             WorklistRow(
-                "visit", r.patient_id, h, fam, giv, r.visit_date, None, "visit", r.id, r.version, {"visit": _visit(r)}
+                "visit",
+                r.patient_id,
+                r.hospital_number,
+                r.family_name,
+                r.given_name,
+                r.visit_date,
+                None,
+                "visit",
+                r.id,
+                r.version,
+                {"visit": _visit(r)},
             )
-            for r, h, fam, giv in self.s.execute(q)
+            for r in self.s.connection().execute(q)
         ]
 
     # -- letters ------------------------------------------------------------------------------------------------

@@ -406,14 +406,18 @@ DEMO_ACCOUNTS = (("admin", Role.ADMIN), ("consultant", Role.CONSULTANT), ("nurse
 DEMO_PASSWORD = "demo"  # exempt from the password policy only here, and the database is marked DEMO
 
 
+DEMO_FOLLOW_UP_LIST = 2000  # the patients under follow-up: every fifth of these is booked within the week
+
+
 def demo_visits(ids: Sequence[int], first_index: int, day: dt.date) -> list[tuple[int, Visit]]:
-    """Every fifth demo patient was seen three weeks ago and is booked again within the week, so the
-    worklist has patients booked for each day. Drawn from the index, not the random streams, so every
-    other demo record stays the same."""
+    """Every fifth demo patient of the first 2,000 was seen three weeks ago and is booked again within the week,
+    so the worklist has patients booked for each day: about 60 a day, as a busy clinic (every fifth of a
+    100,000-patient history booked in one week would be 3,000 a day). Drawn from the index, not the random
+    streams, so every other demo record stays the same."""
     out: list[tuple[int, Visit]] = []
     for k, pid in enumerate(ids):
         i = first_index + k
-        if i % 5:
+        if i % 5 or i >= DEMO_FOLLOW_UP_LIST:
             continue
         seen, booked = day - dt.timedelta(days=21), day + dt.timedelta(days=i % 7)
         kind = VisitType.FIRST if i % 2 else VisitType.FOLLOW_UP
