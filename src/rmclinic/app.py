@@ -332,6 +332,9 @@ def run_app(database: str | None, user: str | None = None) -> int:
         start_background_checks(window, services)
         code = app.exec()
         services.auth.logout()
+        from PySide6.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().waitForDone(5000)  # let a background check finish before the database closes
         return code
     finally:
         services.close()

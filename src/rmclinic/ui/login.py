@@ -121,8 +121,7 @@ class LoginDialog(QDialog):
         lay.addLayout(form)
         self.error = ErrorLabel(self)
         lay.addWidget(self.error)
-        self.waiting = QLabel(tr("Opening the database… you will be logged in as soon as it is open."))
-        self.waiting.setWordWrap(True)
+        self.waiting = QLabel(tr("Opening the database…"))  # then the login goes ahead by itself
         self.waiting.hide()
         lay.addWidget(self.waiting)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -159,6 +158,7 @@ class LoginDialog(QDialog):
         if self._auth is None:
             self._pending = True
             self.waiting.show()
+            self.adjustSize()
             return
         name = self.username.text().strip()
         try:

@@ -23,9 +23,16 @@ class _Job(QRunnable):
         try:
             result = self.fn()
         except Exception as exc:
-            self.relay.failed.emit(exc)
+            self._tell(self.relay.failed, exc)
         else:
-            self.relay.done.emit(result)
+            self._tell(self.relay.done, result)
+
+    @staticmethod
+    def _tell(signal: Any, value: object) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the app closed while the job ran: nobody is left to tell
+            pass
 
 
 _live: set[_Relay] = set()  # keep relays alive until their signal has been delivered
