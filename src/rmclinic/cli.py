@@ -10,17 +10,33 @@ import datetime as dt
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .domain.accounts import LOGIN_ROLES
 
 log = logging.getLogger("rmclinic.cli")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+
+
+class _LoginRoles:
+    """The roles an account can have, as argparse choices read only when used: importing the accounts
+    module costs every start (and the window) time it mostly does not need."""
+
+    @staticmethod
+    def _values() -> list[str]:
+        from .domain.accounts import LOGIN_ROLES
+
+        return [r.value for r in LOGIN_ROLES]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
 
 
 class CliError(Exception):
@@ -119,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     usub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     ua = usub.add_parser("add", help="add an account (the first one, an admin, needs no login)")
     ua.add_argument("name", metavar="NAME")
-    ua.add_argument("--role", required=True, choices=[r.value for r in LOGIN_ROLES])
+    ua.add_argument("--role", required=True, choices=_LoginRoles())
     ua.add_argument("--display-name", default="", metavar="TEXT")
     usub.add_parser("list", help="list the accounts")
 
