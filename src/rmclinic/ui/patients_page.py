@@ -125,7 +125,7 @@ class PatientsPage(QStackedWidget):
     def prepare_view_when_idle(self) -> None:
         """Build the patient view once the list is on screen (after its first paint), so the first patient
         opens at full speed and the list does not wait for it."""
-        QTimer.singleShot(VIEW_BUILD_DELAY_MS, lambda: self.view)
+        QTimer.singleShot(VIEW_BUILD_DELAY_MS, self, lambda: self.view)  # cancelled if the page goes first
 
     def set_permissions(self, can_edit: bool, can_override: bool) -> None:
         self._can_edit, self._can_override = can_edit, can_override
