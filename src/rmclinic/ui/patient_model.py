@@ -22,6 +22,21 @@ ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 Index = QModelIndex | QPersistentModelIndex
 
+_DISPLAY_ROLES = (Qt.ItemDataRole.DisplayRole.value, Qt.ItemDataRole.AccessibleTextRole.value)
+_ROW_ID = int(ROW_ID_ROLE)
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_ROLES = frozenset((*_DISPLAY_ROLES, _ROW_ID, _TOOLTIP))
+
+
+def _display(r: PatientRow) -> tuple[str, str, str, str]:
+    """The row's cells as shown, in COLUMNS order."""
+    return (
+        r.hospital_number + (" " + tr("(archived)") if r.archived else ""),
+        format_nhs_number(r.nhs_number),
+        f"{r.family_name.upper()}, {r.given_name}",
+        format_date(r.date_of_birth),
+    )
+
 
 class PatientListModel(QAbstractTableModel):
     total_changed = Signal(int)
@@ -30,6 +45,7 @@ class PatientListModel(QAbstractTableModel):
         super().__init__(parent)
         self._service = service
         self._rows: list[PatientRow] = []
+        self._shown: dict[int, tuple[str, str, str, str]] = {}  # formatted cells, made once per row
         self._total = 0
         self._query = PatientQuery()
         self._resetting = False  # views ask for more rows while a reset is still being announced
@@ -62,6 +78,7 @@ class PatientListModel(QAbstractTableModel):
         self._resetting = True
         self.beginResetModel()
         self._rows = list(page.rows)
+        self._shown = {}
         self._total = page.total
         self._at_least = page.total_at_least
         self._exhausted = len(page.rows) < PAGE_SIZE
@@ -99,23 +116,18 @@ class PatientListModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # Qt asks for a dozen roles per cell at every paint: answer the others at once (typing speed).
+        if role not in _ROLES or not index.isValid():
             return None
-        r = self._rows[index.row()]
-        key = COLUMNS[index.column()][0]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            if key == "hospital_number":
-                return r.hospital_number + (" " + tr("(archived)") if r.archived else "")
-            if key == "nhs_number":
-                return format_nhs_number(r.nhs_number)
-            if key == "name":
-                return f"{r.family_name.upper()}, {r.given_name}"
-            return format_date(r.date_of_birth)
-        if role == ROW_ID_ROLE:
-            return r.id
-        if role == Qt.ItemDataRole.ToolTipRole and r.archived:
-            return tr("This patient is archived.")
-        return None
+        row = index.row()
+        if role == _ROW_ID:
+            return self._rows[row].id
+        if role == _TOOLTIP:
+            return tr("This patient is archived.") if self._rows[row].archived else None
+        shown = self._shown.get(row)
+        if shown is None:
+            shown = self._shown[row] = _display(self._rows[row])
+        return shown[index.column()]
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         horizontal = orientation == Qt.Orientation.Horizontal
