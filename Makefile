@@ -2,9 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+DB ?= sqlite
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest wheel clean stress
+.PHONY: run test lint typecheck pytest wheel clean stress bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +19,8 @@ run: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests migrations tools
-	$(PY) -m ruff format --check src tests migrations tools
+	$(PY) -m ruff check src tests migrations tools benchmarks
+	$(PY) -m ruff format --check src tests migrations tools benchmarks
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
@@ -37,3 +38,8 @@ clean:
 # Outside the fast suite: 200 SIGKILLs at random moments of writing child processes.
 stress: $(STAMP)
 	$(PY) tests/stress/kill_stress.py --kills 200
+
+# Outside the fast suite: the performance figures on a 100,000-patient demo clinic (benchmarks/README.md).
+# DB=postgresql measures a throwaway PostgreSQL server as well.
+bench: $(STAMP)
+	$(PY) -m benchmarks.run --db $(DB)
