@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Engine, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..rules.lifecycle import AlertEvent, EventKind
 from ..services.dto import AlertStateRow, WorklistRow
+from ..services.ports import UnitOfWorkFactory
 from .accounts import _aware
 from .models import AlertEventRec, AlertStateRec, PatientRec, table_of
 
@@ -29,13 +30,19 @@ def _event(r: AlertEventRec) -> AlertEvent:
     )
 
 
+_EVENT = table_of(AlertEventRec)
+_STATE = table_of(AlertStateRec)
+_KINDS = {k.value: k for k in EventKind}
+_KIND_VALUES = {k: k.value for k in EventKind}  # (an enum member's ``.value`` is slow to get)
+
+
 def _row(patient_id: int, e: AlertEvent) -> dict[str, object]:
     return {
         "patient_id": patient_id,
         "rule_id": e.rule_id,
         "rule_version": e.rule_version,
         "episode": e.episode,
-        "kind": e.kind.value,
+        "kind": _KIND_VALUES[e.kind],
         "reason_code": e.reason_code,
         "comment": e.comment,
         "until": e.until,
@@ -45,9 +52,46 @@ def _row(patient_id: int, e: AlertEvent) -> dict[str, object]:
     }
 
 
+class ReopenDatabase:
+    """Opens the same database again in another process (the alert service's worker processes): picklable,
+    it carries the database URL (the SQLCipher key, if any, comes from the environment, as it did here)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"url": self.url}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.url = state["url"]
+        self._engine = None
+
+    def __call__(self) -> UnitOfWorkFactory:
+        from .db import make_engine
+        from .uow import unit_of_work_factory  # here: uow imports this module
+
+        self._engine = make_engine(self.url)
+        return unit_of_work_factory(self._engine)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
 class SqlAlertRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
+
+    def reopen(self) -> ReopenDatabase | None:
+        """How another process opens this database, or None for one only this process can see (in memory)."""
+        url = self.s.get_bind().engine.url
+        if url.get_backend_name() == "sqlite" and (
+            not url.database or url.database == ":memory:" or url.query.get("mode") == "memory"
+        ):
+            return None
+        return ReopenDatabase(url.render_as_string(hide_password=False))
 
     def state(self, patient_id: int) -> list[tuple[str, str, str]]:
         """The patient's current alerts as of the last evaluation: (rule, episode, status)."""
@@ -60,10 +104,58 @@ class SqlAlertRepository:
         return self.events_for([patient_id])[patient_id]
 
     def events_for(self, patient_ids: Sequence[int]) -> dict[int, list[AlertEvent]]:
-        out: dict[int, list[AlertEvent]] = {pid: [] for pid in patient_ids}
-        q = select(AlertEventRec).where(AlertEventRec.patient_id.in_(list(patient_ids))).order_by(AlertEventRec.id)
-        for r in self.s.scalars(q):
-            out[r.patient_id].append(_event(r))
+        """Each patient's events in the order written, read as plain rows (the same events as ``_event``)."""
+        ids = list(patient_ids)
+        out: dict[int, list[AlertEvent]] = {pid: [] for pid in ids}
+        if not ids:
+            return out
+        if self.s.autoflush:
+            self.s.flush()  # as an ORM query would: pending changes are read back
+        t = _EVENT
+        q = (
+            select(
+                t.c.patient_id,
+                t.c.rule_id,
+                t.c.rule_version,
+                t.c.episode,
+                t.c.kind,
+                t.c.at,
+                t.c.username,
+                t.c.role,
+                t.c.reason_code,
+                t.c.comment,
+                t.c.until,
+            )
+            .where(t.c.patient_id.in_(ids))
+            .order_by(t.c.id)
+        )
+        for (
+            pid,
+            rule_id,
+            version,
+            episode,
+            kind,
+            at,
+            username,
+            role,
+            reason_code,
+            comment,
+            until,
+        ) in self.s.connection().execute(q):
+            out[pid].append(
+                AlertEvent(
+                    rule_id=rule_id,
+                    rule_version=version,
+                    episode=episode,
+                    kind=_KINDS[kind],
+                    at=_aware(at) or at,
+                    username=username,
+                    role=role,
+                    reason_code=reason_code,
+                    comment=comment,
+                    until=until,
+                )
+            )
         return out
 
     def add(self, patient_id: int, events: Sequence[AlertEvent]) -> None:
@@ -72,7 +164,7 @@ class SqlAlertRepository:
 
     def add_many(self, rows: Sequence[tuple[int, AlertEvent]]) -> None:
         if rows:
-            self.s.execute(table_of(AlertEventRec).insert(), [_row(pid, e) for pid, e in rows])
+            self.s.execute(_EVENT.insert(), [_row(pid, e) for pid, e in rows])
 
     def counts(self) -> list[tuple[str, str, str, str, int]]:
         """(rule id, kind, role, reason code, count) over every patient: the basis of alert analytics."""
@@ -93,10 +185,7 @@ class SqlAlertRepository:
             return
         self.s.execute(delete(AlertStateRec).where(AlertStateRec.patient_id.in_(list(patient_ids))))
         if rows:
-            self.s.execute(
-                table_of(AlertStateRec).insert(),
-                [{**r.__dict__, "evaluated_at": at} for r in rows],
-            )
+            self.s.execute(_STATE.insert(), [{**r.__dict__, "evaluated_at": at} for r in rows])
 
     def worklist_alerts(self, start: dt.date, end: dt.date) -> list[WorklistRow]:
         """Alerts needing attention: every critical alert still active (or whose snooze ends by ``end``), and

@@ -215,6 +215,225 @@ def follow_up_values(f: FollowUp) -> dict[str, Any]:
     }
 
 
+# -- bulk reading: plain rows straight to domain objects (batch alert evaluation) -----------------------
+
+_PREGNANCY = table_of(CurrentPregnancyRec)
+_PLAN = table_of(MedicationPlanRec)
+_STEP = table_of(MedicationStepRec)
+_FOLLOW_UP = table_of(FollowUpRec)
+_PREGNANCY_COLUMNS = (
+    "id",
+    "patient_id",
+    "dating",
+    "fetuses",
+    "conception",
+    "iup_confirmed_on",
+    "iup_method",
+    "heartbeat_on",
+    "bleeding",
+    "ended_on",
+    "outcome",
+    "sensitive",
+    "version",
+    "notes",
+    "high_risk_care",
+    "cerclage_on",
+)
+_PLAN_COLUMNS = (
+    "id",
+    "patient_id",
+    "drug",
+    "dose",
+    "frequency",
+    "start_date",
+    "indication",
+    "stop_on_date",
+    "stop_gestation",
+    "name",
+    "unit",
+    "route",
+    "status",
+    "stopped_on",
+    "stop_reason",
+    "notes",
+    "pregnancy_id",
+    "version",
+    "history",
+)
+_FOLLOW_UP_COLUMNS = (
+    "id",
+    "patient_id",
+    "kind",
+    "due_date",
+    "window_days",
+    "status",
+    "title",
+    "protocol",
+    "pregnancy_id",
+    "result_date",
+    "swab_result",
+    "organism",
+    "cervical_length_mm",
+    "funnelling",
+    "result_notes",
+    "cancel_reason",
+    "version",
+    "history",
+)
+
+
+def _members(enum: Any) -> dict[str, Any]:
+    return {m.value: m for m in enum}
+
+
+_CONCEPTION = _members(Conception)
+_IUP_METHOD = _members(IupMethod)
+_OUTCOME = _members(Outcome)
+_BLEEDING_SEVERITY = _members(Severity)
+_FREQUENCY = _members(Frequency)
+_INDICATION = _members(Indication)
+_ROUTE = _members(Route)
+_PLAN_STATUS = _members(PlanStatus)
+_FOLLOW_UP_KIND = _members(FollowUpKind)
+_FOLLOW_UP_STATUS = _members(FollowUpStatus)
+_SWAB_RESULT = _members(SwabResult)
+
+
+def _pregnancy_row(row: Any) -> CurrentPregnancy:
+    """The same pregnancy as ``_pregnancy`` builds from a record, from a row of ``_PREGNANCY_COLUMNS``."""
+    (
+        preg_id,
+        _patient_id,
+        dating,
+        fetuses,
+        conception,
+        iup_confirmed_on,
+        iup_method,
+        heartbeat_on,
+        bleeding,
+        ended_on,
+        outcome,
+        sensitive,
+        version,
+        notes,
+        high_risk_care,
+        cerclage_on,
+    ) = row
+    return CurrentPregnancy(
+        id=preg_id,
+        dating=dating_from_json(dating),
+        fetuses=fetuses,
+        conception=_CONCEPTION[conception],
+        iup_confirmed_on=iup_confirmed_on,
+        iup_method=_IUP_METHOD[iup_method] if iup_method else None,
+        heartbeat_on=heartbeat_on,
+        bleeding=tuple(
+            Bleeding(dt.date.fromisoformat(b["date"]), _BLEEDING_SEVERITY[b["severity"]], b.get("notes", ""))
+            for b in json.loads(bleeding)
+        ),
+        ended_on=ended_on,
+        outcome=_OUTCOME[outcome] if outcome else None,
+        sensitive=sensitive,
+        version=version,
+        notes=notes,
+        high_risk_care=high_risk_care,
+        cerclage_on=cerclage_on,
+    )
+
+
+def _plan_row(row: Any, steps: Sequence[Any]) -> MedicationPlan:
+    """The same plan as ``_plan`` builds from a record and its steps, from a row of ``_PLAN_COLUMNS`` and
+    rows of (plan id, start on date, start gestation, dose, frequency) in step order."""
+    (
+        plan_id,
+        _patient_id,
+        drug,
+        dose,
+        frequency,
+        start_date,
+        indication,
+        stop_on_date,
+        stop_gestation,
+        name,
+        unit,
+        route,
+        status,
+        stopped_on,
+        stop_reason,
+        notes,
+        pregnancy_id,
+        version,
+        history,
+    ) = row
+    return MedicationPlan(
+        drug=drug,
+        dose=dose,
+        frequency=_FREQUENCY[frequency],
+        start=start_date,
+        indication=_INDICATION[indication],
+        stop=_anchor(stop_on_date, stop_gestation),
+        taper=tuple(
+            DoseStep(_anchor(s_date, s_gestation) or Anchor(date=start_date), s_dose, _FREQUENCY[s_frequency])
+            for _, s_date, s_gestation, s_dose, s_frequency in steps
+        ),
+        name=name,
+        unit=unit,
+        route=_ROUTE[route] if route else None,
+        status=_PLAN_STATUS[status],
+        stopped_on=stopped_on,
+        stop_reason=stop_reason,
+        notes=notes,
+        pregnancy_id=pregnancy_id,
+        id=plan_id,
+        version=version,
+        history=_changes(history, PlanChange),
+    )
+
+
+def _follow_up_row(row: Any) -> FollowUp:
+    """The same follow-up as ``_follow_up`` builds from a record, from a row of ``_FOLLOW_UP_COLUMNS``."""
+    (
+        follow_up_id,
+        patient_id,
+        kind,
+        due_date,
+        window_days,
+        status,
+        title,
+        protocol,
+        pregnancy_id,
+        result_date,
+        swab_result,
+        organism,
+        cervical_length_mm,
+        funnelling,
+        result_notes,
+        cancel_reason,
+        version,
+        history,
+    ) = row
+    return FollowUp(
+        kind=_FOLLOW_UP_KIND[kind],
+        due_date=due_date,
+        window_days=window_days,
+        status=_FOLLOW_UP_STATUS[status],
+        title=title,
+        protocol=protocol,
+        pregnancy_id=pregnancy_id,
+        result_date=result_date,
+        swab_result=_SWAB_RESULT[swab_result] if swab_result else None,
+        organism=organism,
+        cervical_length_mm=cervical_length_mm,
+        funnelling=funnelling,
+        result_notes=result_notes,
+        cancel_reason=cancel_reason,
+        id=follow_up_id,
+        patient_id=patient_id,
+        version=version,
+        history=_changes(history, FollowUpChange),
+    )
+
+
 def _check_version(rec: Tracked_, version: int) -> None:
     if rec.version != version:
         raise ConflictError("Someone else changed this record since you opened it. Reload and try again.")
@@ -388,25 +607,42 @@ class SqlPregnancyRepository:
     def for_patients(
         self, patient_ids: Sequence[int]
     ) -> dict[int, tuple[list[CurrentPregnancy], list[MedicationPlan], list[FollowUp]]]:
-        """Pregnancies, plans and follow-ups of many patients in three queries (batch alert evaluation)."""
+        """Pregnancies, plans (with their steps) and follow-ups of many patients in four queries of plain rows
+        (batch alert evaluation): the same objects, in the same order, as the single-patient readers give."""
         ids = list(patient_ids)
         out: dict[int, tuple[list[CurrentPregnancy], list[MedicationPlan], list[FollowUp]]] = {
             pid: ([], [], []) for pid in ids
         }
-        pq = select(CurrentPregnancyRec).where(CurrentPregnancyRec.patient_id.in_(ids)).order_by(CurrentPregnancyRec.id)
-        for r in self.s.scalars(pq):
-            out[r.patient_id][0].append(_pregnancy(r))
-        mq = (
-            select(MedicationPlanRec)
-            .where(MedicationPlanRec.patient_id.in_(ids))
-            .options(selectinload(MedicationPlanRec.steps))
-            .order_by(MedicationPlanRec.start_date, MedicationPlanRec.id)
+        if not ids:
+            return out
+        if self.s.autoflush:
+            self.s.flush()  # as an ORM query would: pending changes are read back
+        conn = self.s.connection()
+        pt, mt, st, ft = _PREGNANCY, _PLAN, _STEP, _FOLLOW_UP
+        pq = select(*(pt.c[n] for n in _PREGNANCY_COLUMNS)).where(pt.c.patient_id.in_(ids)).order_by(pt.c.id)
+        for row in conn.execute(pq):
+            out[row[1]][0].append(_pregnancy_row(row))
+        steps: dict[int, list[Any]] = {}
+        sq = (
+            select(st.c.plan_id, st.c.start_on_date, st.c.start_gestation, st.c.dose, st.c.frequency)
+            .join(mt, mt.c.id == st.c.plan_id)
+            .where(mt.c.patient_id.in_(ids))
+            .order_by(st.c.seq, st.c.id)
         )
-        for m in self.s.scalars(mq):
-            out[m.patient_id][1].append(_plan(m))
-        fq = select(FollowUpRec).where(FollowUpRec.patient_id.in_(ids)).order_by(FollowUpRec.due_date, FollowUpRec.id)
-        for f in self.s.scalars(fq):
-            out[f.patient_id][2].append(_follow_up(f))
+        for srow in conn.execute(sq):
+            steps.setdefault(srow[0], []).append(srow)
+        mq = (
+            select(*(mt.c[n] for n in _PLAN_COLUMNS)).where(mt.c.patient_id.in_(ids)).order_by(mt.c.start_date, mt.c.id)
+        )
+        for row in conn.execute(mq):
+            out[row[1]][1].append(_plan_row(row, steps.get(row[0], ())))
+        fq = (
+            select(*(ft.c[n] for n in _FOLLOW_UP_COLUMNS))
+            .where(ft.c.patient_id.in_(ids))
+            .order_by(ft.c.due_date, ft.c.id)
+        )
+        for row in conn.execute(fq):
+            out[row[1]][2].append(_follow_up_row(row))
         return out
 
     # -- bulk (demo data, import) ----------------------------------------------------------------------

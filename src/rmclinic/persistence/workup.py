@@ -33,10 +33,14 @@ def _value(r: WorkupItemRec) -> ResultValue | None:
     )
 
 
-def _history(h: WorkupHistoryRec) -> HistoryEntry:
-    raw = json.loads(h.value)
+def _history_entry(value: str, sample_date: dt.date | None, entered_by: str, entered_at: dt.datetime) -> HistoryEntry:
+    raw = json.loads(value)
     raw["findings"] = tuple(raw.get("findings", ()))
-    return HistoryEntry(ResultValue(**raw), h.sample_date, h.entered_by, _aware(h.entered_at) or h.entered_at)
+    return HistoryEntry(ResultValue(**raw), sample_date, entered_by, _aware(entered_at) or entered_at)
+
+
+def _history(h: WorkupHistoryRec) -> HistoryEntry:
+    return _history_entry(h.value, h.sample_date, h.entered_by, h.entered_at)
 
 
 def _item(r: WorkupItemRec, with_history: bool = True) -> WorkupItem:
@@ -60,6 +64,101 @@ def _item(r: WorkupItemRec, with_history: bool = True) -> WorkupItem:
     )
 
 
+# -- bulk reading: plain rows straight to domain objects (batch alert evaluation) -----------------------
+
+_ITEM = table_of(WorkupItemRec)
+_HISTORY = table_of(WorkupHistoryRec)
+_ITEM_COLUMNS = (
+    "id",
+    "patient_id",
+    "investigation_id",
+    "status",
+    "version",
+    "requested_on",
+    "requested_by",
+    "sample_date",
+    "value_numeric",
+    "value_unit",
+    "value_text",
+    "value_findings",
+    "value_method",
+    "lab_low",
+    "lab_high",
+    "normalised",
+    "interpretation",
+    "entered_by",
+    "entered_at",
+    "reviewed_by",
+    "reviewed_at",
+    "review_comment",
+)
+_STATUSES = {s.value: s for s in Status}
+_INTERPRETATIONS = {i.value: i for i in Interpretation}
+
+
+def _item_row(row: Any, history: dict[int, list[HistoryEntry]]) -> WorkupItem:
+    """The same item as ``_item`` builds from a record, from a row of ``_ITEM_COLUMNS`` (``_aware`` written out:
+    this runs for every item of the clinic)."""
+    (
+        item_id,
+        _patient_id,
+        investigation_id,
+        status,
+        version,
+        requested_on,
+        requested_by,
+        sample_date,
+        value_numeric,
+        value_unit,
+        value_text,
+        value_findings,
+        value_method,
+        lab_low,
+        lab_high,
+        normalised,
+        interpretation,
+        entered_by,
+        entered_at,
+        reviewed_by,
+        reviewed_at,
+        review_comment,
+    ) = row
+    value = None
+    if status in ("resulted", "reviewed"):
+        value = ResultValue(
+            numeric=value_numeric,
+            unit=value_unit,
+            text=value_text,
+            findings=tuple(json.loads(value_findings)) if value_findings else (),
+            method=value_method,
+            lab_low=lab_low,
+            lab_high=lab_high,
+        )
+    found = history.get(item_id)
+    return WorkupItem(
+        id=item_id,
+        investigation_id=investigation_id,
+        status=_STATUSES[status],
+        version=version,
+        requested_on=requested_on,
+        requested_by=requested_by,
+        sample_date=sample_date,
+        value=value,
+        normalised=normalised,
+        interpretation=_INTERPRETATIONS[interpretation] if interpretation else None,
+        entered_by=entered_by,
+        entered_at=entered_at
+        if entered_at is None or entered_at.tzinfo is not None
+        else entered_at.replace(tzinfo=dt.UTC),
+        reviewed_by=reviewed_by,
+        reviewed_at=reviewed_at
+        if reviewed_at is None or reviewed_at.tzinfo is not None
+        else reviewed_at.replace(tzinfo=dt.UTC),
+        review_comment=review_comment,
+        history=tuple(found) if found else (),
+    )
+
+
 def _history_rec(item_id: int, h: HistoryEntry) -> WorkupHistoryRec:
     raw = asdict(h.value)
     raw["findings"] = list(raw["findings"])
@@ -80,15 +179,28 @@ class SqlWorkupRepository:
         return self.for_patients([patient_id])[patient_id]
 
     def for_patients(self, patient_ids: Sequence[int]) -> dict[int, list[WorkupItem]]:
-        q = (
-            select(WorkupItemRec)
-            .where(WorkupItemRec.patient_id.in_(list(patient_ids)))
-            .options(selectinload(WorkupItemRec.history))
-            .order_by(WorkupItemRec.id)
+        """Every item of many patients (oldest id first), read as plain rows: one query for the items and
+        one for their history, the same objects as ``get`` builds from the records."""
+        ids = list(patient_ids)
+        out: dict[int, list[WorkupItem]] = {pid: [] for pid in ids}
+        if not ids:
+            return out
+        if self.s.autoflush:
+            self.s.flush()  # as an ORM query would: pending changes are read back
+        conn = self.s.connection()
+        items, hist = _ITEM, _HISTORY
+        history: dict[int, list[HistoryEntry]] = {}
+        hq = (
+            select(hist.c.item_id, hist.c.value, hist.c.sample_date, hist.c.entered_by, hist.c.entered_at)
+            .join(items, items.c.id == hist.c.item_id)
+            .where(items.c.patient_id.in_(ids))
+            .order_by(hist.c.id)
         )
-        out: dict[int, list[WorkupItem]] = {pid: [] for pid in patient_ids}
-        for r in self.s.scalars(q):
-            out[r.patient_id].append(_item(r))
+        for item_id, value, sample_date, entered_by, entered_at in conn.execute(hq):
+            history.setdefault(item_id, []).append(_history_entry(value, sample_date, entered_by, entered_at))
+        q = select(*(items.c[name] for name in _ITEM_COLUMNS)).where(items.c.patient_id.in_(ids)).order_by(items.c.id)
+        for row in conn.execute(q):
+            out[row[1]].append(_item_row(row, history))
         return out
 
     def _rec(self, patient_id: int, item_id: int) -> WorkupItemRec:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .model import Alert, Audience, Citation, Finding, Parameter, RuleMeta, RuleSet, Severity
@@ -113,6 +114,60 @@ def load_rule_set(rules_doc: Mapping[str, Any], refs_doc: Mapping[str, Any]) -> 
     )
 
 
+def evaluator(
+    rule_set: RuleSet,
+    parameters: Mapping[str, Mapping[str, float]] | None = None,
+    disabled: Collection[str] = (),
+) -> Callable[[Snapshot, dt.date], list[Alert]]:
+    """``evaluate`` with the rule set, the clinic's parameters and its disabled rules worked out once: for
+    evaluating many patients with the same settings (the rules only read their parameters)."""
+    _load_logic()  # a rule set may come from elsewhere (a worker process unpickles one)
+    chosen = parameters or {}
+    version = rule_set.version
+    rules = [
+        (meta, LOGIC.get(meta.id) or _no_logic(meta.id), MappingProxyType({**meta.defaults, **chosen.get(meta.id, {})}))
+        for meta in rule_set.rules
+        if meta.id not in disabled
+    ]
+
+    def run(snapshot: Snapshot, on: dt.date) -> list[Alert]:
+        view = snapshot.as_of(on)
+        out: list[Alert] = []
+        for meta, logic, params in rules:
+            try:
+                finding = logic(view, on, params)
+            except Exception as e:  # a broken rule must be seen, not skipped
+                out.append(
+                    Alert(meta, version, (f"evaluation failed: {type(e).__name__}",), "error", error=type(e).__name__)
+                )
+                continue
+            if finding is not None:
+                if not finding.because:
+                    out.append(Alert(meta, version, ("the rule gave no reason",), "error", error="no inputs named"))
+                    continue
+                out.append(
+                    Alert(meta, version, finding.because, finding.episode, finding.detail, blocks=finding.blocks)
+                )
+        if len(out) > 1:
+            out.sort(key=_order)
+        return out
+
+    return run
+
+
+def _no_logic(rule_id: str) -> Logic:
+    """A rule without logic fails when evaluated (shown as an error alert), as a missing entry always has."""
+
+    def fail(s: Snapshot, on: dt.date, p: Mapping[str, float]) -> Finding | None:
+        raise KeyError(rule_id)
+
+    return fail
+
+
+def _order(a: Alert) -> tuple[int, str]:
+    return -a.severity.rank, a.rule.id
+
+
 def evaluate(
     rule_set: RuleSet,
     snapshot: Snapshot,
@@ -121,29 +176,4 @@ def evaluate(
     disabled: Collection[str] = (),
 ) -> list[Alert]:
     """Every alert for one patient on ``on``, most severe first, then by rule id."""
-    view = snapshot.as_of(on)
-    out: list[Alert] = []
-    for meta in rule_set.rules:
-        if meta.id in disabled:
-            continue
-        params = {**meta.param_defaults(), **(parameters or {}).get(meta.id, {})}
-        try:
-            finding = LOGIC[meta.id](view, on, params)
-        except Exception as e:  # a broken rule must be seen, not skipped
-            out.append(
-                Alert(
-                    meta, rule_set.version, (f"evaluation failed: {type(e).__name__}",), "error", error=type(e).__name__
-                )
-            )
-            continue
-        if finding is not None:
-            if not finding.because:
-                out.append(
-                    Alert(meta, rule_set.version, ("the rule gave no reason",), "error", error="no inputs named")
-                )
-                continue
-            out.append(
-                Alert(meta, rule_set.version, finding.because, finding.episode, finding.detail, blocks=finding.blocks)
-            )
-    out.sort(key=lambda a: (-a.severity.rank, a.rule.id))
-    return out
+    return evaluator(rule_set, parameters, disabled)(snapshot, on)

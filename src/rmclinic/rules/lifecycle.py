@@ -89,6 +89,11 @@ def transitions(
     """Events to record after an evaluation: ``fired`` for an alert not yet fired since it last ended, and
     ``ended`` for an alert that fired (any version) but no longer does — which also ends its responses."""
     current = {(a.rule.id, a.episode): a for a in alerts if not a.error}
+    if not events:  # nothing recorded yet: every alert fires
+        return [
+            AlertEvent(rule_id, a.rule.version, episode, EventKind.FIRED, now, who, role)
+            for (rule_id, episode), a in current.items()
+        ]
     ended: list[AlertEvent] = []
     latest: dict[tuple[str, str], AlertEvent] = {}
     for e in sorted(events, key=lambda e: e.at):  # stable: events arrive in the order they were written
@@ -100,8 +105,19 @@ def transitions(
         if a is None or a.rule.version != last.rule_version:
             # no longer met, or the rule changed: the old episode ends with its responses
             ended.append(AlertEvent(key[0], last.rule_version, key[1], EventKind.ENDED, now, who, role))
+    grouped = by_alert(events)
     fired: list[AlertEvent] = []
     for (rule_id, episode), a in current.items():
-        if not any(e.kind is EventKind.FIRED for e in _since_last_end(events, rule_id, episode, a.rule.version)):
+        mine = grouped.get((rule_id, episode), ())
+        if not any(e.kind is EventKind.FIRED for e in _since_last_end(mine, rule_id, episode, a.rule.version)):
             fired.append(AlertEvent(rule_id, a.rule.version, episode, EventKind.FIRED, now, who, role))
     return ended + fired  # in this order, so the newest event of a re-fired alert is its "fired"
+
+
+def by_alert(events: Iterable[AlertEvent]) -> dict[tuple[str, str], list[AlertEvent]]:
+    """Events by (rule, episode), each list in the order given: what ``status_of`` and ``history_of`` of one
+    alert read, so they can be given only its own events."""
+    out: dict[tuple[str, str], list[AlertEvent]] = {}
+    for e in events:
+        out.setdefault((e.rule_id, e.episode), []).append(e)
+    return out

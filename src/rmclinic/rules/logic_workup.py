@@ -8,10 +8,10 @@ import datetime as dt
 from collections.abc import Mapping
 
 from ..domain.gestation import GestationalAge
-from ..domain.investigations import Interpretation
+from ..domain.investigations import Interpretation, Investigation
 from ..domain.medication import ANTICOAGULANTS, IMMUNOTHERAPIES, LMWH, Indication, PlanStatus
 from ..domain.obstetric import BIRTH_OUTCOMES, FIRST_TRIMESTER_END_DAYS, Outcome, TissueGenetics
-from ..domain.workup import RepeatState, Status, repeat_status
+from ..domain.workup import RepeatState, RepeatStatus, Status, repeat_status
 from .engine import rule
 from .model import Finding
 from .snapshot import Snapshot, item_key, plan_key, pregnancy_key
@@ -28,7 +28,7 @@ def _name(s: Snapshot, iid: str) -> str:
 
 def _missing(s: Snapshot, iid: str) -> bool:
     """Neither resulted nor waiting (requested or sampled): the test still has to be ordered."""
-    return not any(i.has_result or i.status in OPEN for i in s.requested_or_done(iid))
+    return not any(i.has_result or i.status in OPEN for i in s.items_of(iid))
 
 
 def _losses_text(s: Snapshot) -> str:
@@ -50,14 +50,28 @@ def _normal(s: Snapshot, iid: str) -> bool:
     return bool(latest and latest.interpretation is Interpretation.NORMAL)
 
 
+_NO_RESULTS = RepeatStatus(RepeatState.NOT_NEEDED)  # what repeat_status says of no results
+
+
+def _repeat_status(s: Snapshot, iid: str, inv: Investigation) -> RepeatStatus:
+    """The repeat status of one investigation's results (shared by R4, R5 and R8: worked out once)."""
+    if not s.has_result(iid):
+        return _NO_RESULTS
+    return s.memo(("repeat_status", iid), lambda: repeat_status(inv, s.results(iid)))
+
+
 def persistent_apl(s: Snapshot) -> list[str]:
     """Antiphospholipid tests positive twice at least 12 weeks apart (Miyakis 2006 laboratory criteria)."""
-    out = []
-    for iid in APL:
-        inv = s.catalogue.investigations.get(iid)
-        if inv is not None and repeat_status(inv, s.results(iid)).state is RepeatState.CONFIRMED:
-            out.append(iid)
-    return out
+
+    def compute() -> tuple[str, ...]:
+        out = []
+        for iid in APL:
+            inv = s.catalogue.investigations.get(iid)
+            if inv is not None and _repeat_status(s, iid, inv).state is RepeatState.CONFIRMED:
+                out.append(iid)
+        return tuple(out)
+
+    return list(s.memo("persistent_apl", compute))
 
 
 @rule("R1")
@@ -95,9 +109,9 @@ def _repeat(s: Snapshot, state: RepeatState) -> Finding | None:
         inv = s.catalogue.investigations.get(iid)
         if inv is None:
             continue
-        items = s.results(iid)
-        status = repeat_status(inv, items)
+        status = _repeat_status(s, iid, inv)
         if status.state is state:
+            items = s.results(iid)
             first = next(i for i in items if i.interpretation and i.interpretation.flagged)
             because = [f"{inv.name} positive on {first.sample_date}"]
             if state is RepeatState.TOO_EARLY:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -98,6 +99,11 @@ class RuleMeta:
     conflict: str = ""  # for rules on conflicting evidence: the other side, shown with the alert
 
     def param_defaults(self) -> dict[str, float]:
+        return dict(self.defaults)
+
+    @cached_property
+    def defaults(self) -> dict[str, float]:
+        """The parameters' defaults, worked out once (the metadata never changes); not to be changed."""
         return {p.name: p.default for p in self.parameters}
 
     def overdue_for_review(self, today: dt.date) -> bool:

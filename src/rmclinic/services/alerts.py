@@ -5,11 +5,15 @@ the evidence library, clinic rule settings and analytics."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
@@ -22,14 +26,26 @@ from ..domain.pregnancy import CurrentPregnancy
 from ..domain.typecheck import text_problem
 from ..domain.workup import WorkupItem
 from ..paths import resource
-from ..rules.engine import evaluate, load_rule_set
-from ..rules.lifecycle import AlertEvent, EventKind, OverrideReason, Status, history_of, status_of, transitions
-from ..rules.model import Alert, Citation, RuleSet, Severity
+from ..rules.engine import evaluate, evaluator, load_rule_set
+from ..rules.lifecycle import (
+    AlertEvent,
+    EventKind,
+    OverrideReason,
+    Status,
+    by_alert,
+    history_of,
+    status_of,
+    transitions,
+)
+from ..rules.model import Alert, Audience, Citation, RuleSet, Severity
 from ..rules.snapshot import Snapshot
 from .base import ServiceBase
 from .dto import AlertStateRow, PatientRecord
 from .ports import UnitOfWork, UnitOfWorkFactory
 from .session import PermissionDenied, SessionContext
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 @cache
@@ -196,7 +212,9 @@ def build_snapshot(uow: UnitOfWork, patient_id: int, catalogue: Catalogue) -> tu
     return hospital_number, snap
 
 
-BATCH = 500  # patients loaded per round of queries when evaluating many
+# Patients loaded per round of queries when evaluating many, and (refreshing) written per transaction: the ids
+# the rewritten current-alert rows get follow these batches, so the size stays what it was.
+BATCH = 500
 
 
 def build_snapshots(
@@ -207,6 +225,24 @@ def build_snapshots(
     workups = uow.workup.for_patients(patient_ids)
     care = uow.pregnancy.for_patients(patient_ids)
     return [(r.id, r.data.hospital_number, _snapshot(r, workups[r.id], care[r.id], catalogue)) for r in records]
+
+
+Evaluated = list[tuple[int, str, list[Alert]]]  # (patient id, hospital number, alerts) for a batch of patients
+
+
+def evaluate_patients(
+    uow: UnitOfWork,
+    patient_ids: Sequence[int],
+    catalogue: Catalogue,
+    run: Callable[[Snapshot, dt.date], list[Alert]],
+    on: dt.date,
+) -> Evaluated:
+    """Load and evaluate a batch of patients (``run``: an ``evaluator``)."""
+    return [(pid, hosp, run(snap, on)) for pid, hosp, snap in build_snapshots(uow, patient_ids, catalogue)]
+
+
+# The values of the enums stored in a current-alert row (looked up: an enum member's ``.value`` is slow to get).
+_VALUE: dict[Any, str] = {m: m.value for e in (Severity, Audience, Status) for m in e}
 
 
 class AlertService(ServiceBase):
@@ -268,10 +304,10 @@ class AlertService(ServiceBase):
                     rule_id=a.rule.id,
                     episode=a.episode,
                     rule_version=a.rule.version,
-                    severity=a.severity.value,
-                    audience=a.rule.audience.value,
+                    severity=_VALUE[a.severity],
+                    audience=_VALUE[a.rule.audience],
                     title=a.rule.title[:200],
-                    status=v.status.value,
+                    status=_VALUE[v.status],
                     until=v.response.until if v.response and v.status is Status.SNOOZED else None,
                     since=fired[-1] if fired else today,
                 )
@@ -299,10 +335,19 @@ class AlertService(ServiceBase):
 
     @staticmethod
     def _views(alerts: Sequence[Alert], events: Sequence[AlertEvent], on: dt.date) -> list[AlertView]:
+        if not events:  # never answered, never fired: all active, no history
+            return [AlertView(a, Status.ACTIVE, None, ()) for a in alerts]
+        grouped = by_alert(events)  # each alert's status and history read only its own events
         out = []
         for a in alerts:
-            status, response = status_of(a, events, on)
-            out.append(AlertView(a, status, response, tuple(history_of(a, events))))
+            mine = grouped.get((a.rule.id, a.episode))
+            if mine is None:
+                out.append(AlertView(a, Status.ACTIVE, None, ()))
+            elif len(mine) == 1 and mine[0].kind is EventKind.FIRED:  # just fired (whatever the version): active
+                out.append(AlertView(a, Status.ACTIVE, None, (mine[0],)))
+            else:
+                status, response = status_of(a, mine, on)
+                out.append(AlertView(a, status, response, tuple(history_of(a, mine))))
         return out
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -322,59 +367,84 @@ class AlertService(ServiceBase):
             uow.commit()
             return views
 
-    def refresh_all(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def refresh_all(self, progress: Callable[[int, int], None] | None = None, *, workers: int | None = None) -> int:
         """Evaluate every patient now and record firings, endings and current alerts, a batch per transaction
-        (the nightly job that keeps the worklist's alerts current). Returns the number of patients."""
+        (the nightly job that keeps the worklist's alerts current). Returns the number of patients.
+
+        A large clinic is loaded and evaluated in worker processes (``workers``: how many; None chooses), while
+        this process records each batch's firings and endings, in batch order, in its own transaction."""
         self._actor(Permission.VIEW_PATIENTS)
         with self._uow(read_only=True) as uow:
             ids = uow.patients.all_ids()
+            settings = self.rule_settings(uow)
+            reopen = _reopener(uow)
         cat, rule_set, today = self._catalogue(), self.rule_set(), self._clock.today()
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            with self._uow() as uow:
-                settings = self.rule_settings(uow)
-                events = uow.alerts.events_for(chunk)
-                new_events: list[tuple[int, AlertEvent]] = []
-                state: list[AlertStateRow] = []
-                for pid, _hosp, snap in build_snapshots(uow, chunk, cat):
-                    alerts = evaluate(rule_set, snap, today, settings.parameters, settings.disabled)
-                    new, _views, rows = self._settle(pid, alerts, events[pid])
-                    new_events += [(pid, e) for e in new]
-                    state += rows
-                uow.alerts.add_many(new_events)
-                uow.alerts.replace_state(chunk, state, self._clock.now())
-                uow.commit()
-            if progress is not None:
-                progress(min(start + BATCH, len(ids)), len(ids))
+        run = evaluator(rule_set, settings.parameters, settings.disabled)
+        chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+        pool = _Workers.start(reopen, cat, rule_set, settings, len(ids), workers)
+        try:
+            evaluated = pool.evaluate(chunks, today) if pool else None
+            done = 0
+            for chunk in chunks:
+                found = next(evaluated) if evaluated else None  # before the write transaction: it is kept short
+                with self._uow() as uow:
+                    events = uow.alerts.events_for(chunk)
+                    if found is None:
+                        found = evaluate_patients(uow, chunk, cat, run, today)
+                    new_events: list[tuple[int, AlertEvent]] = []
+                    state: list[AlertStateRow] = []
+                    for pid, _hosp, alerts in found:
+                        new, _views, rows = self._settle(pid, alerts, events[pid])
+                        new_events += [(pid, e) for e in new]
+                        state += rows
+                    uow.alerts.add_many(new_events)
+                    uow.alerts.replace_state(chunk, state, self._clock.now())
+                    uow.commit()
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, len(ids))
+        finally:
+            if pool:
+                pool.close()
         return len(ids)
 
     def all_patients(
-        self, as_of: dt.date | None = None, hospital_numbers: Sequence[str] | None = None
+        self, as_of: dt.date | None = None, hospital_numbers: Sequence[str] | None = None, *, workers: int | None = None
     ) -> Iterator[tuple[str, AlertView]]:
-        """Every alert of every (or the named) non-archived patient, read-only."""
+        """Every alert of every (or the named) non-archived patient, read-only (in worker processes for a large
+        clinic, as ``refresh_all``)."""
         self._actor(Permission.VIEW_PATIENTS)
         on = as_of or self._clock.today()
         with self._uow(read_only=True) as uow:
+            ids: list[int] = []
             if hospital_numbers:
-                ids = []
                 for h in (normalise_hospital_number(x) for x in hospital_numbers):
                     pid = uow.patients.id_for_hospital_number(h)
                     if pid is None:
                         raise ValidationError.single("patient", f"No patient with hospital number {h}.")
                     ids.append(pid)
-            else:
-                ids = [r.id for r in uow.patients.rows_for_ids(uow.patients.all_ids()) if not r.archived]
             cat = self._catalogue()
             settings = self.rule_settings(uow)
             rule_set = self.rule_set()
-            for start in range(0, len(ids), BATCH):
-                chunk = ids[start : start + BATCH]
-                events = uow.alerts.events_for(chunk)
-                for pid, hosp, snap in build_snapshots(uow, chunk, cat):
-                    alerts = evaluate(rule_set, snap, on, settings.parameters, settings.disabled)
-                    known = [e for e in events[pid] if e.at.date() <= on]
-                    for view in self._views(alerts, known, on):
-                        yield hosp, view
+            run = evaluator(rule_set, settings.parameters, settings.disabled)
+            # the workers start (about a second) while the patients are listed
+            size = len(ids) if hospital_numbers else uow.patients.count()
+            pool = _Workers.start(_reopener(uow), cat, rule_set, settings, size, workers)
+            try:
+                if not hospital_numbers:
+                    ids = [r.id for r in uow.patients.rows_for_ids(uow.patients.all_ids()) if not r.archived]
+                chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+                evaluated = pool.evaluate(chunks, on) if pool else None
+                for chunk in chunks:
+                    events = uow.alerts.events_for(chunk)
+                    found = next(evaluated) if evaluated else evaluate_patients(uow, chunk, cat, run, on)
+                    for pid, hosp, alerts in found:
+                        known = [e for e in events[pid] if e.at.date() <= on]
+                        for view in self._views(alerts, known, on):
+                            yield hosp, view
+            finally:
+                if pool:
+                    pool.close()
 
     # -- responding -------------------------------------------------------------------------------------
 
@@ -517,3 +587,205 @@ class AlertService(ServiceBase):
         self._actor(Permission.VIEW_AUDIT)
         with self._uow(read_only=True) as uow:
             return uow.alerts.counts()
+
+
+# -- worker processes --------------------------------------------------------------------------------------
+
+PARALLEL_FROM = 10_000  # patients; fewer are evaluated in this process (starting the workers takes about a second)
+
+# Run in a fresh interpreter: nothing of the parent (threads, connections, its __main__) is inherited.
+_WORKER_CODE = (
+    "import sys\n"
+    "if sys.argv[1] not in sys.path:\n"
+    "    sys.path.insert(0, sys.argv[1])\n"
+    "from rmclinic.services.alerts import _worker_main\n"
+    "_worker_main()\n"
+)
+
+# (rule index, because, episode, detail, error, blocks): an alert as sent back by a worker
+_SentAlert = tuple[int, tuple[str, ...], str, str, str, tuple[str, ...]]
+
+
+def _reopener(uow: UnitOfWork) -> Callable[[], UnitOfWorkFactory] | None:
+    """How a worker process opens this database (a picklable callable), if the storage can say; else None."""
+    reopen = getattr(uow.alerts, "reopen", None)
+    return reopen() if callable(reopen) else None
+
+
+class _Workers:
+    """Worker processes that load and evaluate batches of patients, read-only, and send back their alerts in
+    batch order. Each is a fresh interpreter reading pickled batches on stdin and writing results on stdout."""
+
+    AHEAD = 2  # batches queued per worker: it never waits for the next, and a pipe never fills
+
+    def __init__(self, procs: list[subprocess.Popen[bytes]], rule_set: RuleSet) -> None:
+        self._procs = procs
+        self._rules = rule_set.rules
+        self._version = rule_set.version
+
+    @classmethod
+    def start(
+        cls,
+        reopen: Callable[[], UnitOfWorkFactory] | None,
+        catalogue: Catalogue,
+        rule_set: RuleSet,
+        settings: RuleSettings,
+        patients: int,
+        workers: int | None,
+    ) -> _Workers | None:
+        """Start ``workers`` processes (None: two for a large clinic on a machine with two or more cores, else
+        none). None when evaluating here: no worker asked for, a database another process cannot open, or a
+        bundled app (whose executable is the app itself, not a Python interpreter)."""
+        if workers is None:
+            workers = min(2, os.cpu_count() or 1) if patients >= PARALLEL_FROM else 0
+            if workers < 2:
+                workers = 0
+        if workers <= 0 or reopen is None or getattr(sys, "frozen", False) or not sys.executable:
+            return None
+        import pickle
+        import subprocess  # here, not at start-up: only a large clinic's evaluation needs them
+
+        init = pickle.dumps(
+            (reopen, catalogue, rule_set, settings.parameters, frozenset(settings.disabled)),
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        src = str(Path(__file__).resolve().parents[2])
+        procs: list[subprocess.Popen[bytes]] = []
+        pool = cls(procs, rule_set)
+        try:
+            for _ in range(workers):
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", _WORKER_CODE, src], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+                    )
+                )
+            for p in procs:
+                assert p.stdin is not None
+                p.stdin.write(init)
+                p.stdin.flush()
+        except OSError:  # no process can be started here (or it died at once): evaluate in this process
+            pool.close()
+            return None
+        except BaseException:
+            pool.close()
+            raise
+        return pool
+
+    def evaluate(self, chunks: Sequence[Sequence[int]], on: dt.date) -> Iterator[Evaluated]:
+        """Each batch's alerts, in the order of ``chunks``."""
+        n = len(self._procs)
+        sent = 0
+        for _ in range(min(len(chunks), n * self.AHEAD)):
+            self._send(sent % n, (list(chunks[sent]), on))
+            sent += 1
+        for i in range(len(chunks)):
+            found = self._receive(i % n)
+            if sent < len(chunks):
+                self._send(sent % n, (list(chunks[sent]), on))
+                sent += 1
+            yield [
+                (
+                    pid,
+                    hosp,
+                    [
+                        Alert(self._rules[r], self._version, because, episode, detail, error, blocks)
+                        for r, because, episode, detail, error, blocks in alerts
+                    ],
+                )
+                for pid, hosp, alerts in found
+            ]
+
+    def _send(self, worker: int, task: object) -> None:
+        import pickle
+
+        stdin = self._procs[worker].stdin
+        assert stdin is not None
+        pickle.dump(task, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        stdin.flush()
+
+    def _receive(self, worker: int) -> list[tuple[int, str, list[_SentAlert]]]:
+        import pickle
+
+        proc = self._procs[worker]
+        assert proc.stdout is not None
+        try:
+            status, payload = pickle.load(proc.stdout)
+        except EOFError:
+            raise RuntimeError(f"An alert worker process stopped unexpectedly (exit code {proc.wait()}).") from None
+        if status != "ok":
+            raise payload
+        return payload  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Stop the workers: end of input stops an idle one; closing its output stops one still writing."""
+        import subprocess
+
+        for p in self._procs:
+            for stream in (p.stdin, p.stdout):
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:
+                    pass
+        for p in self._procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def _worker_main() -> None:
+    """A worker process: open the database, then load and evaluate each batch it is sent (read-only)."""
+    import pickle
+    import signal
+
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed goes to stderr, never into the results
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle: it stops the workers
+    inp = sys.stdin.buffer
+
+    def send(message: tuple[str, object]) -> None:
+        try:
+            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an exception that cannot be pickled: its kind is enough
+            data = pickle.dumps(("error", RuntimeError(f"alert worker: {type(message[1]).__name__}")))
+        out.write(data)
+        out.flush()
+
+    try:
+        reopen, catalogue, rule_set, parameters, disabled = pickle.load(inp)
+        uow_factory = reopen()
+        run = evaluator(rule_set, parameters, disabled)
+        index = {id(meta): i for i, meta in enumerate(rule_set.rules)}
+    except Exception as e:
+        send(("error", e))
+        return
+    # What is loaded now stays, so collections need only look at each batch's objects; and a batch builds many
+    # small objects and no cycles to speak of, so collect less often (about a fifth of the time otherwise).
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
+    try:
+        while True:
+            try:
+                chunk, on = pickle.load(inp)
+            except EOFError:
+                break  # the service is done (or gone)
+            message: tuple[str, object]
+            try:
+                with uow_factory(read_only=True) as uow:
+                    found = evaluate_patients(uow, chunk, catalogue, run, on)
+                message = ("ok", [(pid, hosp, [_sent(a, index) for a in alerts]) for pid, hosp, alerts in found])
+            except Exception as e:
+                message = ("error", e)
+            send(message)
+    except OSError:
+        pass  # the service stopped reading (a broken pipe): stop too
+    finally:
+        close = getattr(reopen, "close", None)
+        if callable(close):
+            close()
+
+
+def _sent(a: Alert, index: Mapping[int, int]) -> _SentAlert:
+    return index[id(a.rule)], a.because, a.episode, a.detail, a.error, a.blocks

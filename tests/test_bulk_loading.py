@@ -1,0 +1,236 @@
+"""Evaluating the whole clinic reads patients in bulk, as plain rows, and may evaluate them in worker processes.
+The bulk readers must build exactly what the record-by-record (ORM) readers build, and the workers exactly
+what evaluating here gives, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from conftest import TODAY, act_as
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session, selectinload
+
+from rmclinic.domain.accounts import Role
+from rmclinic.domain.errors import NotFoundError
+from rmclinic.domain.workup import ResultValue
+from rmclinic.persistence.alerts import ReopenDatabase, SqlAlertRepository, _event
+from rmclinic.persistence.models import (
+    AlertEventRec,
+    AlertStateRec,
+    CurrentPregnancyRec,
+    FollowUpRec,
+    MedicationPlanRec,
+    PatientRec,
+    WorkupItemRec,
+    table_of,
+)
+from rmclinic.persistence.pregnancy import _follow_up, _plan, _pregnancy
+from rmclinic.persistence.workup import _item
+from rmclinic.rules.lifecycle import EventKind
+from rmclinic.services.alerts import BATCH, RuleSettings, _Workers, shipped_rule_set
+from rmclinic.services.container import Services
+
+PATIENTS = 700  # two batches, the second part full; every scripted alert case (indexes 3 to 41) is in
+
+
+# The readers as they were before the bulk ones: ORM records with their relationships, turned into the same
+# domain objects. The bulk readers must give the same objects, in the same order, with the same types (repr
+# tells 400 from 400.0 and a tuple from a list).
+
+
+def orm_records(repo: Any, ids: Sequence[int]) -> list[Any]:
+    """The record by record reader (the ORM, each record with its relationships), skipping unknown ids."""
+    out = []
+    for pid in ids:
+        try:
+            out.append(repo.get(pid))
+        except NotFoundError:
+            pass
+    return out
+
+
+def orm_workup(s: Session, ids: Sequence[int]) -> dict[int, list[Any]]:
+    q = (
+        select(WorkupItemRec)
+        .where(WorkupItemRec.patient_id.in_(list(ids)))
+        .options(selectinload(WorkupItemRec.history))
+        .order_by(WorkupItemRec.id)
+    )
+    out: dict[int, list[Any]] = {pid: [] for pid in ids}
+    for r in s.scalars(q):
+        out[r.patient_id].append(_item(r))
+    return out
+
+
+def orm_care(s: Session, ids: Sequence[int]) -> dict[int, tuple[list[Any], list[Any], list[Any]]]:
+    out: dict[int, tuple[list[Any], list[Any], list[Any]]] = {pid: ([], [], []) for pid in ids}
+    pq = select(CurrentPregnancyRec).where(CurrentPregnancyRec.patient_id.in_(ids)).order_by(CurrentPregnancyRec.id)
+    for r in s.scalars(pq):
+        out[r.patient_id][0].append(_pregnancy(r))
+    mq = (
+        select(MedicationPlanRec)
+        .where(MedicationPlanRec.patient_id.in_(ids))
+        .options(selectinload(MedicationPlanRec.steps))
+        .order_by(MedicationPlanRec.start_date, MedicationPlanRec.id)
+    )
+    for m in s.scalars(mq):
+        out[m.patient_id][1].append(_plan(m))
+    fq = select(FollowUpRec).where(FollowUpRec.patient_id.in_(ids)).order_by(FollowUpRec.due_date, FollowUpRec.id)
+    for f in s.scalars(fq):
+        out[f.patient_id][2].append(_follow_up(f))
+    return out
+
+
+def orm_events(s: Session, ids: Sequence[int]) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {pid: [] for pid in ids}
+    q = select(AlertEventRec).where(AlertEventRec.patient_id.in_(list(ids))).order_by(AlertEventRec.id)
+    for r in s.scalars(q):
+        out[r.patient_id].append(_event(r))
+    return out
+
+
+def corrected_results(svc: Services) -> None:
+    """Results corrected once and twice (the history the bulk reader groups by item), and uterine findings."""
+    act_as(svc, Role.CONSULTANT)
+    day = TODAY - dt.timedelta(days=30)
+    for pid in (4, 17, 250):
+        view = svc.workup.record_result(pid, "tsh", ResultValue(numeric=2.5, unit="mIU/L"), day)
+        item = max((i for i in view.items if i.investigation_id == "tsh"), key=lambda i: i.id)
+        for value in (3.1, 4.2):
+            view = svc.workup.record_result(pid, "tsh", ResultValue(numeric=value, unit="mIU/L"), day, item.id)
+        found = ("septate",) if pid == 17 else ("arcuate", "submucosal fibroid")
+        svc.workup.record_result(pid, "uterine", ResultValue(findings=found, method="3D transvaginal ultrasound"), day)
+
+
+@pytest.fixture
+def clinic(services: Services) -> Services:
+    services.demo.create(PATIENTS, seed=3, today=TODAY)
+    corrected_results(services)
+    return services
+
+
+def test_the_bulk_readers_build_what_the_record_readers_build(clinic: Services) -> None:
+    act_as(clinic, Role.CONSULTANT)
+    clinic.alerts.refresh_all()  # events to read too
+    with clinic.alerts._uow(read_only=True) as uow:
+        s: Session = uow.session  # type: ignore[attr-defined]
+        every = uow.patients.all_ids()
+        assert len(every) == PATIENTS
+        histories = 0
+        for chunk in (every[:BATCH], every[BATCH:], every[::7], [every[-1], every[0], 999_999], []):
+            assert repr(uow.patients.get_many(chunk)) == repr(orm_records(uow.patients, chunk))
+            bulk_workup = uow.workup.for_patients(chunk)
+            assert repr(bulk_workup) == repr(orm_workup(s, chunk))
+            assert repr(uow.pregnancy.for_patients(chunk)) == repr(orm_care(s, chunk))
+            assert repr(uow.alerts.events_for(chunk)) == repr(orm_events(s, chunk))
+            histories += sum(len(i.history) for items in bulk_workup.values() for i in items)
+        assert histories == 6  # the corrections are there: three items corrected twice
+        for pid in every[:40]:  # the single-patient readers agree too
+            care = uow.pregnancy.for_patients([pid])[pid]
+            assert (care[0], care[1], care[2]) == (
+                uow.pregnancy.pregnancies(pid),
+                uow.pregnancy.plans(pid),
+                uow.pregnancy.follow_ups(pid),
+            )
+            for item in uow.workup.for_patient(pid):
+                assert repr(item) == repr(uow.workup.get(pid, item.id))
+        records = uow.patients.get_many(every)
+        assert any(r.data.partner for r in records)  # every kind of row the bulk reader joins up is there
+        assert any(r.data.risk.cervical_excisions for r in records)
+        assert any(r.data.risk.drug_allergies for r in records)
+        assert any(r.archived for r in records)
+        care = uow.pregnancy.for_patients(every)
+        assert any(p.taper for _, plans, _ in care.values() for p in plans)
+
+
+def test_a_reader_sees_what_its_own_transaction_has_not_yet_flushed(clinic: Services) -> None:
+    """As an ORM query would (autoflush): pending changes are flushed before the rows are read."""
+    with clinic.alerts._uow() as uow:
+        s: Session = uow.session  # type: ignore[attr-defined]
+        item = uow.workup.for_patient(4)[0]
+        rec = s.get(WorkupItemRec, item.id)
+        assert rec is not None
+        rec.requested_by = "someone"  # not flushed
+        assert uow.workup.for_patients([4])[4][0].requested_by == "someone"
+        patient = s.get(PatientRec, 4)
+        assert patient is not None
+        patient.given_name = "Renamed"
+        assert uow.patients.get_many([4])[0].data.given_name == "Renamed"
+
+
+def alerts_json(svc: Services, workers: int, **kw: Any) -> list[str]:
+    return [json.dumps(v.to_json(h)) for h, v in svc.alerts.all_patients(workers=workers, **kw)]
+
+
+def state_and_events(svc: Services) -> tuple[list[Any], list[Any]]:
+    """Every current-alert row but its id and evaluation time, and every event."""
+    t = table_of(AlertStateRec)
+    columns = [c for c in t.c if c.name not in ("id", "evaluated_at")]
+    with svc.alerts._uow(read_only=True) as uow:
+        s: Session = uow.session  # type: ignore[attr-defined]
+        state = [tuple(r) for r in s.execute(select(*columns).order_by(t.c.patient_id, t.c.rule_id, t.c.episode))]
+        events = uow.alerts.events_for(uow.patients.all_ids())
+    return state, sorted((pid, repr(e)) for pid, es in events.items() for e in es)
+
+
+def test_worker_processes_evaluate_exactly_as_this_process(clinic: Services) -> None:
+    act_as(clinic, Role.CONSULTANT)
+    here = alerts_json(clinic, workers=0)
+    assert len(here) > PATIENTS  # many alerts: the scripted cases and the random patients'
+    assert alerts_json(clinic, workers=2) == here
+    past = TODAY - dt.timedelta(days=400)
+    assert alerts_json(clinic, workers=1, as_of=past) == alerts_json(clinic, workers=0, as_of=past)
+
+    progress: list[tuple[int, int]] = []
+    assert clinic.alerts.refresh_all(lambda done, total: progress.append((done, total)), workers=2) == PATIENTS
+    assert progress == [(min(n + BATCH, PATIENTS), PATIENTS) for n in range(0, PATIENTS, BATCH)]
+    after_workers = state_and_events(clinic)
+    fired = [e for _, e in after_workers[1] if "FIRED" in e]
+    # every current alert fired once (none had fired before), archived patients' too (the list leaves them out)
+    assert len(fired) == len(after_workers[0]) > len(here)
+
+    # evaluating here finds nothing new to record, and writes the same current alerts
+    clinic.alerts.refresh_all(workers=0)
+    assert state_and_events(clinic) == after_workers
+    # and so, answered and later, in the workers again (the responses and endings read back by this process)
+    answered = {}
+    for row in after_workers[0][:300:5]:
+        answered[row[0]] = row  # one alert of some patients: acknowledged
+    for pid, rule_id, episode, *_ in answered.values():
+        clinic.alerts.respond(pid, rule_id, episode, EventKind.ACKNOWLEDGED)
+    later = TODAY + dt.timedelta(days=60)
+    clinic.alerts._clock.at = dt.datetime.combine(later, dt.time(9, 30), tzinfo=dt.UTC)  # type: ignore[attr-defined]
+    assert alerts_json(clinic, workers=2) == alerts_json(clinic, workers=0)
+    clinic.alerts.refresh_all(workers=2)
+    after_workers = state_and_events(clinic)
+    assert any("ENDED" in e for _, e in after_workers[1])
+    clinic.alerts.refresh_all(workers=0)
+    assert state_and_events(clinic) == after_workers
+
+
+def test_a_worker_that_fails_raises_here(tmp_path: Any, clinic: Services) -> None:
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"  # no tables: the worker's first query fails
+    settings = RuleSettings(frozenset(), {})
+    pool = _Workers.start(
+        ReopenDatabase(empty), clinic.workup.catalogue(), shipped_rule_set(), settings, patients=10, workers=1
+    )
+    assert pool is not None
+    try:
+        with pytest.raises(Exception, match=r"workup_item|patient|no such table"):
+            next(pool.evaluate([[1, 2]], TODAY))
+    finally:
+        pool.close()
+
+
+def test_a_database_in_memory_is_evaluated_here(clinic: Services) -> None:
+    with Session(create_engine("sqlite://")) as s:
+        assert SqlAlertRepository(s).reopen() is None  # no other process can see it
+    with clinic.alerts._uow(read_only=True) as uow:
+        assert uow.alerts.reopen() is not None  # type: ignore[attr-defined]  # a file or a server
+    cat, rules, settings = clinic.workup.catalogue(), shipped_rule_set(), RuleSettings(frozenset(), {})
+    assert _Workers.start(None, cat, rules, settings, patients=50_000, workers=2) is None
+    assert _Workers.start(ReopenDatabase("sqlite://"), cat, rules, settings, patients=50, workers=None) is None
