@@ -111,3 +111,29 @@ def test_worklist_bad_input_is_one_line(sqlite_url: str, capsys: pytest.CaptureF
         main(["--database", sqlite_url, "worklist", "--date", "22/11/2026"])
     assert e.value.code == 2
     assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_demo_data_has_an_alert_history_so_a_refresh_puts_only_new_warnings_on_the_worklist(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Demo alerts are recorded as of four weeks back (as if the nightly job had been running): a clinic's
+    worklist is not flooded with every demo warning as if all had fired today."""
+    url = f"sqlite:///{tmp_path}/demo.sqlite3"
+    today = dt.date.today()
+    assert main(["--database", url, "demo-data", "--patients", "300", "--today", today.isoformat()]) == 0
+    svc = build_services(url)
+    try:
+        act_as(svc, Role.NURSE)
+        with svc.alerts._uow(read_only=True) as uow:  # the recorded history, straight from the store
+            events = [e for pid in uow.patients.all_ids() for e in uow.alerts.events(pid)]
+        assert events and {e.at.date() for e in events} == {today - dt.timedelta(days=28)}
+        first = sum(1 for e in events if e.kind.value == "fired")
+        svc.alerts.refresh_all()
+        with svc.alerts._uow(read_only=True) as uow:
+            later = [e for pid in uow.patients.all_ids() for e in uow.alerts.events(pid) if e.at.date() == today]
+        assert sum(1 for e in later if e.kind.value == "fired") < first  # only what became due since
+        items = svc.worklist.items(today, 7, ["alert"])
+        warnings = [i for i in items if i.description.startswith("WARNING")]
+        assert all(i.due_date >= today for i in warnings)
+    finally:
+        svc.close()

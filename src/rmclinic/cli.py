@@ -18,6 +18,7 @@ from . import __version__
 
 log = logging.getLogger("rmclinic.cli")
 
+DEMO_ALERT_HISTORY_DAYS = 28
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
@@ -240,6 +241,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     svc = _services(args)
     try:
         result = svc.demo.create(args.patients, seed=args.seed, force=args.force, today=args.today)
+        # An alert history as if the clinic's nightly job had been running: evaluated four weeks back, so the
+        # next refresh fires only what became due since (not every demo alert on one day's worklist).
+        svc.session.actor = svc.session.system("demo-data")
+        day = args.today or svc.alerts.today()
+        svc.alerts.refresh_all(backdate=min(day, svc.alerts.today()) - dt.timedelta(days=DEMO_ALERT_HISTORY_DAYS))
     finally:
         svc.close()
     extra = f" (replaced {result.replaced})" if result.replaced else ""

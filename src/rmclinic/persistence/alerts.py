@@ -190,27 +190,36 @@ class SqlAlertRepository:
     def worklist_alerts(self, start: dt.date, end: dt.date) -> list[WorklistRow]:
         """Alerts needing attention: every critical alert still active (or whose snooze ends by ``end``), and
         warnings that fired in the range — older warnings stay in the patient's record, not on the list."""
-        live = or_(
-            AlertStateRec.status == "active",
-            and_(AlertStateRec.status == "snoozed", AlertStateRec.until <= end),
-        )
+        st = table_of(AlertStateRec)  # plain rows: a large clinic's list can hold thousands of alerts
+        live = or_(st.c.status == "active", and_(st.c.status == "snoozed", st.c.until <= end))
         wanted = or_(
-            and_(AlertStateRec.severity == "critical", AlertStateRec.since <= end),
-            and_(AlertStateRec.severity == "warning", AlertStateRec.since >= start, AlertStateRec.since <= end),
+            and_(st.c.severity == "critical", st.c.since <= end),
+            and_(st.c.severity == "warning", st.c.since >= start, st.c.since <= end),
         )
         q = (
-            select(AlertStateRec, PatientRec.hospital_number, PatientRec.family_name, PatientRec.given_name)
-            .join(PatientRec, PatientRec.id == AlertStateRec.patient_id)
+            select(
+                st.c.id,
+                st.c.patient_id,
+                st.c.since,
+                st.c.rule_id,
+                st.c.severity,
+                st.c.title,
+                st.c.audience,
+                PatientRec.hospital_number,
+                PatientRec.family_name,
+                PatientRec.given_name,
+            )
+            .join(PatientRec, PatientRec.id == st.c.patient_id)
             .where(live, wanted, PatientRec.archived_at.is_(None))
-            .order_by(AlertStateRec.since, AlertStateRec.id)
+            .order_by(st.c.since, st.c.id)
         )
         return [
             WorklistRow(
                 "alert",
                 a.patient_id,
-                h,
-                f,
-                g,
+                a.hospital_number,
+                a.family_name,
+                a.given_name,
                 a.since,
                 None,
                 "alert",
@@ -218,5 +227,5 @@ class SqlAlertRepository:
                 0,
                 {"rule_id": a.rule_id, "severity": a.severity, "title": a.title, "audience": a.audience},
             )
-            for a, h, f, g in self.s.execute(q)
+            for a in self.s.connection().execute(q)
         ]

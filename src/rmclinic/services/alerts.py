@@ -315,12 +315,17 @@ class AlertService(ServiceBase):
         return rows
 
     def _settle(
-        self, patient_id: int, alerts: Sequence[Alert], events: Sequence[AlertEvent]
+        self,
+        patient_id: int,
+        alerts: Sequence[Alert],
+        events: Sequence[AlertEvent],
+        at: dt.datetime | None = None,
     ) -> tuple[list[AlertEvent], list[AlertView], list[AlertStateRow]]:
-        """What an evaluation today changes: the firings and endings to record, the alerts as they now stand,
-        and the patient's current-alert rows for the worklist."""
-        today = self._clock.today()
-        new = transitions(alerts, events, self._clock.now())
+        """What an evaluation today (or at ``at``) changes: the firings and endings to record, the alerts as they
+        now stand, and the patient's current-alert rows for the worklist."""
+        at = at or self._clock.now()
+        today = at.date()
+        new = transitions(alerts, events, at)
         views = self._views(alerts, [*events, *new], today)
         return new, views, self._state(patient_id, views, today)
 
@@ -367,9 +372,19 @@ class AlertService(ServiceBase):
             uow.commit()
             return views
 
-    def refresh_all(self, progress: Callable[[int, int], None] | None = None, *, workers: int | None = None) -> int:
+    def refresh_all(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        workers: int | None = None,
+        backdate: dt.date | None = None,
+    ) -> int:
         """Evaluate every patient now and record firings, endings and current alerts, a batch per transaction
         (the nightly job that keeps the worklist's alerts current). Returns the number of patients.
+
+        ``backdate`` (demo data only) evaluates as of that earlier day and records it as that day's run, so a
+        demo clinic has an alert history, as if the nightly job had been running, instead of every alert
+        firing on the day it was made.
 
         A large clinic is loaded and evaluated in worker processes (``workers``: how many; None chooses), while
         this process records each batch's firings and endings, in batch order, in its own transaction."""
@@ -378,7 +393,11 @@ class AlertService(ServiceBase):
             ids = uow.patients.all_ids()
             settings = self.rule_settings(uow)
             reopen = _reopener(uow)
-        cat, rule_set, today = self._catalogue(), self.rule_set(), self._clock.today()
+        cat, rule_set = self._catalogue(), self.rule_set()
+        if backdate is not None and backdate > self._clock.today():
+            raise ValidationError.single("backdate", "An alert history cannot be dated in the future.")
+        at = dt.datetime.combine(backdate, dt.time(2, 0), tzinfo=dt.UTC) if backdate else None
+        today = backdate or self._clock.today()
         run = evaluator(rule_set, settings.parameters, settings.disabled)
         chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
         pool = _Workers.start(reopen, cat, rule_set, settings, len(ids), workers)
@@ -394,11 +413,11 @@ class AlertService(ServiceBase):
                     new_events: list[tuple[int, AlertEvent]] = []
                     state: list[AlertStateRow] = []
                     for pid, _hosp, alerts in found:
-                        new, _views, rows = self._settle(pid, alerts, events[pid])
+                        new, _views, rows = self._settle(pid, alerts, events[pid], at)
                         new_events += [(pid, e) for e in new]
                         state += rows
                     uow.alerts.add_many(new_events)
-                    uow.alerts.replace_state(chunk, state, self._clock.now())
+                    uow.alerts.replace_state(chunk, state, at or self._clock.now())
                     uow.commit()
                 done += len(chunk)
                 if progress is not None:
