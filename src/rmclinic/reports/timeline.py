@@ -10,6 +10,7 @@ text label.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 
 from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
@@ -23,6 +24,7 @@ DASH = (3, 2)
 WHITE = colors.white
 
 
+@cache
 def _colour(style: str) -> colors.Color:
     return colors.HexColor(PALETTE.get(style, PALETTE["ink"]))
 
