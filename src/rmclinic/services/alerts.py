@@ -674,8 +674,8 @@ class _Workers:
         try:
             for _ in range(workers):
                 procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-c", _WORKER_CODE, src], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+                    subprocess.Popen(  # -P: no current folder on the path, so nothing planted there runs
+                        [sys.executable, "-P", "-c", _WORKER_CODE, src], stdin=subprocess.PIPE, stdout=subprocess.PIPE
                     )
                 )
             for p in procs:

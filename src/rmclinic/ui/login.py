@@ -147,6 +147,8 @@ class LoginDialog(QDialog):
     def set_auth(self, auth: AuthService, title_suffix: str = "") -> None:
         """The database is open (it opens while the user types): a login already asked for goes ahead."""
         self._auth = auth
+        if not self.isVisible():  # cancelled while the database opened: a login asked for earlier is dropped
+            self._pending = False
         if title_suffix:
             self.setWindowTitle(self.windowTitle() + title_suffix)
         if self._pending:

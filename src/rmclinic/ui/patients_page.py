@@ -92,7 +92,7 @@ class PatientsPage(QStackedWidget):
         # shows: the list must appear as fast as the libraries allow.
         self._view_args = (service, workup, pregnancy, alerts, session, careplans, visits)
         self._view: PatientView | None = None
-        self._can_edit = True
+        self._can_edit = True  # MainWindow applies the user's permissions before the view is built
         self._can_override = False
 
         self._debounce = QTimer(self)
