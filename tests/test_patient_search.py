@@ -130,3 +130,57 @@ def test_every_plan_returns_the_rows_a_plain_filter_and_sort_would(
                         assert first.total_at_least and first.total == cap, where
                     else:
                         assert not first.total_at_least and first.total == len(want), where
+
+
+@pytest.mark.postgres
+def test_identifier_prefixes_are_found_on_a_postgresql_database_with_a_linguistic_collation(
+    pg_server: object, clock: object
+) -> None:
+    """Clinics create their database with the server's default locale, often en_US. Under a linguistic
+    collation the prefix range breaks: ":" (the bound after a typed 9) sorts before the digits, and "-" is
+    ignored. Migration 0010 makes the identifiers compare byte by byte, as the name keys already do."""
+    import psycopg
+    from conftest import act_as
+    from pgserver import PostgresServer
+
+    from rmclinic.app import build_services
+
+    if pg_server is None:
+        pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
+    assert isinstance(pg_server, PostgresServer)
+    name = "icu_" + nhs_number(1)
+    with psycopg.connect(
+        host=str(pg_server.socket_dir), port=pg_server.port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(
+            f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+            " LOCALE 'C.UTF-8'"
+        )
+    svc = build_services(pg_server.url(name), clock=clock)  # type: ignore[arg-type]
+    try:
+        act_as(svc)
+        numbers = ["RM-0519", "RM0519", "RM-0529", "RM/0519"]
+        nhs = [nhs_number(n) for n in range(40, 400, 9)]
+        nines = [n for n in nhs if n[5] == "9"] or [n for n in nhs if "9" in n[:-1]]
+        assert nines, "the fixture needs an NHS number with a 9 to type up to"
+        for i, hosp in enumerate(numbers):
+            data = PatientData(
+                hospital_number=hosp,
+                family_name="Collation",
+                given_name=GIVENS[i],
+                date_of_birth=dt.date(1990, 1, 1 + i),
+                nhs_number=nines[0] if i == 0 else "",
+            )
+            svc.patients.register(data, confirm_possible_duplicate=True)
+
+        def found(text: str, sort: str = "name") -> list[str]:
+            return [r.hospital_number for r in svc.patients.search(PatientQuery(text=text, sort=sort)).rows]
+
+        assert sorted(found("RM-05")) == ["RM-0519", "RM-0529"]
+        assert found("RM05") == ["RM0519"]
+        assert found("RM-0519") == ["RM-0519"]
+        typed = nines[0][: nines[0].index("9", 1) + 1]  # up to and including a 9
+        assert found(typed) == ["RM-0519"], typed
+        assert found("RM", sort="hospital_number") == sorted(numbers)  # byte order: "-" < "/" < "0"
+    finally:
+        svc.close()

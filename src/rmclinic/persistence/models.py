@@ -37,6 +37,10 @@ NAMING_CONVENTION = {
 
 # Search keys compare byte-wise on both backends, so a prefix range is served by a plain B-tree.
 SearchKey = String(200).with_variant(String(200, collation="C"), "postgresql")
+# Identifiers searched by prefix range (``col >= p AND col < bound``) must compare byte by byte: under a
+# linguistic collation "RM-05" sorts beside "RM05" and ":" (the bound after "9") before the digits.
+HospitalNumber = String(32).with_variant(String(32, collation="C"), "postgresql")
+NhsNumber = String(10).with_variant(String(10, collation="C"), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -65,8 +69,8 @@ class PatientRec(Tracked, Base):
     __tablename__ = "patient"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    hospital_number: Mapped[str] = mapped_column(String(32), unique=True)
-    nhs_number: Mapped[str | None] = mapped_column(String(10), unique=True)
+    hospital_number: Mapped[str] = mapped_column(HospitalNumber, unique=True)
+    nhs_number: Mapped[str | None] = mapped_column(NhsNumber, unique=True)
     family_name: Mapped[str] = mapped_column(String(100))
     given_name: Mapped[str] = mapped_column(String(100))
     family_fold: Mapped[str] = mapped_column(SearchKey)  # served by ix_patient_family_given
