@@ -234,3 +234,33 @@ def test_a_database_in_memory_is_evaluated_here(clinic: Services) -> None:
     cat, rules, settings = clinic.workup.catalogue(), shipped_rule_set(), RuleSettings(frozenset(), {})
     assert _Workers.start(None, cat, rules, settings, patients=50_000, workers=2) is None
     assert _Workers.start(ReopenDatabase("sqlite://"), cat, rules, settings, patients=50, workers=None) is None
+
+
+def test_a_patient_saved_while_the_workers_read_is_not_left_with_the_older_evaluation(
+    clinic: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers read ahead of the writes: a result recorded meanwhile must not be overwritten by an evaluation
+    made before it (the patient is evaluated again in the writing transaction)."""
+    act_as(clinic, Role.CONSULTANT)
+    clinic.alerts.refresh_all(workers=0)
+    pid = 4  # in the first batch
+    before = [v.to_json("") for v in clinic.alerts.for_patient(pid)]
+
+    def change() -> None:  # raised TSH with a normal free T4: the thyroid rule fires
+        ft4 = ResultValue(numeric=15.0, unit="pmol/L", lab_low=12, lab_high=22)
+        clinic.workup.record_result(pid, "ft4", ft4, TODAY)
+        clinic.workup.record_result(pid, "tsh", ResultValue(numeric=9.0, unit="mIU/L", lab_low=0.4, lab_high=4), TODAY)
+
+    real = _Workers.evaluate
+
+    def evaluate_then_save(self: _Workers, chunks: Sequence[Sequence[int]], on: dt.date) -> Any:
+        batches = list(real(self, chunks, on))  # every batch read and evaluated, then the nurse saves
+        change()
+        yield from batches
+
+    monkeypatch.setattr(_Workers, "evaluate", evaluate_then_save)
+    clinic.alerts.refresh_all(workers=2)
+    with_workers = state_and_events(clinic)
+    clinic.alerts.refresh_all(workers=0)  # evaluating here, all in the writing transaction
+    assert state_and_events(clinic) == with_workers
+    assert [v.to_json("") for v in clinic.alerts.for_patient(pid)] != before  # the save did change her alerts

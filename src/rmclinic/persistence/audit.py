@@ -130,6 +130,18 @@ class SqlAuditLog:
         total = self.s.scalar(select(func.count()).select_from(AuditEventRec).where(*conds)) or 0
         return [_entry(r) for r in rows.scalars()], total
 
+    def last_seq(self) -> int:
+        """The newest entry's number (0 for an empty trail), read without taking the append lock."""
+        return self.s.scalar(select(func.max(AuditEventRec.seq))) or 0
+
+    def patients_changed_since(self, seq: int, patient_ids: Sequence[int]) -> set[int]:
+        """Which of these patients have an audit entry after entry ``seq``: every change to a patient's record
+        is audited in the transaction that makes it, so this tells whose data moved since ``seq`` was read."""
+        if not patient_ids:
+            return set()
+        q = select(AuditEventRec.patient_id).where(AuditEventRec.seq > seq, AuditEventRec.patient_id.in_(patient_ids))
+        return {pid for pid in self.s.scalars(q.distinct()) if pid is not None}
+
     def last_for(self, entity: str, entity_id: str) -> AuditEntry | None:
         r = self.s.scalar(
             select(AuditEventRec)

@@ -393,6 +393,7 @@ class AlertService(ServiceBase):
             ids = uow.patients.all_ids()
             settings = self.rule_settings(uow)
             reopen = _reopener(uow)
+            mark = uow.audit.last_seq()  # the workers read after this: a patient changed since may be stale
         cat, rule_set = self._catalogue(), self.rule_set()
         if backdate is not None and backdate > self._clock.today():
             raise ValidationError.single("backdate", "An alert history cannot be dated in the future.")
@@ -410,6 +411,19 @@ class AlertService(ServiceBase):
                     events = uow.alerts.events_for(chunk)
                     if found is None:
                         found = evaluate_patients(uow, chunk, cat, run, today)
+                    else:
+                        # A worker read this batch in its own transaction, perhaps while a nurse saved one of
+                        # these patients: whoever changed since the run began is evaluated again, here, on what
+                        # this transaction sees, so an older evaluation never replaces a newer state.
+                        changed = uow.audit.patients_changed_since(mark, chunk)
+                        if changed:
+                            again = {e[0]: e for e in evaluate_patients(uow, sorted(changed), cat, run, today)}
+                            # (one deleted meanwhile is not evaluated again, and is left out)
+                            found = [
+                                again[e[0]] if e[0] in changed else e
+                                for e in found
+                                if e[0] in again or e[0] not in changed
+                            ]
                     new_events: list[tuple[int, AlertEvent]] = []
                     state: list[AlertStateRow] = []
                     for pid, _hosp, alerts in found:
