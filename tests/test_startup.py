@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from rmclinic.services.container import Services
@@ -65,3 +66,32 @@ def test_the_app_shows_its_login_dialog_and_reports_it_for_the_benchmark(tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert float(shown.read_text()) > 0
+
+
+def test_a_login_cancelled_before_the_database_opened_waits_for_it_and_closes_cleanly(
+    qtbot: QtBot, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancel pressed at once: the opening still finishes (it may be migrating), and then nobody is logged in."""
+    import time
+
+    import rmclinic.app as app_module
+
+    real = app_module.build_services
+    opened: list[Services] = []
+
+    def slow_build(url: str | None = None, **kw: object) -> Services:
+        time.sleep(0.3)  # a migration, say
+        opened.append(real(url))
+        return opened[-1]
+
+    monkeypatch.setattr(app_module, "build_services", slow_build)
+    monkeypatch.setattr(LoginDialog, "exec", lambda self: 0)  # the user cancels before anything opened
+    started = time.thread_time()
+    services, logged_in = app_module._login_while_opening(sqlite_url, None)
+    try:
+        assert services is opened[0] and not logged_in
+        assert services.session.actor is None
+        assert time.thread_time() - started < 0.25  # this thread waited for the opening, not spinning meanwhile
+    finally:
+        assert services is not None
+        services.close()

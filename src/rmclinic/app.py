@@ -169,8 +169,8 @@ def _login_with_environment(services: Services, user: str | None) -> bool:
 
 
 def _login_overlapping_ui_imports(services: Services, user: str | None) -> bool:
-    """Check the environment's password in a thread while this one imports the main window: the hash runs in
-    C without the GIL, so the two overlap on a multi-core workstation."""
+    """Check the environment's password in a thread while this one imports Qt and the main window: the hash
+    runs in C without the GIL, so the two overlap on a multi-core workstation."""
     import threading
 
     outcome: list[bool | BaseException] = []
@@ -183,12 +183,21 @@ def _login_overlapping_ui_imports(services: Services, user: str | None) -> bool:
 
     worker = threading.Thread(target=check)
     worker.start()
-    import rmclinic.ui.main_window  # noqa: F401  (the import is the work being overlapped)
-
-    worker.join()
+    try:
+        _start_qt()
+        import rmclinic.ui.main_window  # noqa: F401  (the import is the work being overlapped)
+    finally:
+        worker.join()
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]
+
+
+def _start_qt() -> None:
+    from .ui.main import make_application, notice_previous_crash
+
+    make_application()
+    notice_previous_crash()
 
 
 def _login_dialog(services: Services, user: str | None) -> bool:
@@ -241,9 +250,12 @@ def _login_while_opening(database: str | None, user: str | None) -> tuple[Servic
         dlg.username.setText(name)
         dlg.password.setFocus()
 
+    waiting = QEventLoop()  # runs only when the dialog closed before the database was open
+
     def opened(result: tuple[Services, bool, bool]) -> None:
         state.services, has_users, demo = result
         state.finished = True
+        waiting.quit()
         if not has_users:
             dlg.done(_Opening.FIRST_ADMIN)
         else:
@@ -251,15 +263,15 @@ def _login_while_opening(database: str | None, user: str | None) -> tuple[Servic
 
     def failed(exc: BaseException) -> None:
         state.error, state.finished = exc, True
+        waiting.quit()
         dlg.done(_Opening.FAILED)
 
     # Started once the dialog is on screen, so the import work does not delay its first paint.
     QTimer.singleShot(0, lambda: run_in_background(state.open, opened, failed))
     report_first_window_for_benchmark()
     code = dlg.exec()
-    loop = QEventLoop()
-    while not state.finished:  # cancelled before the database was open: let the opening finish, then close
-        loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+    if not state.finished:  # cancelled before the database was open: let the opening finish, then close
+        waiting.exec()
     if state.error is not None:
         from .cli import known_error_message
 
@@ -300,28 +312,50 @@ def start_background_checks(window: object, services: Services) -> None:
 
 
 def run_app(database: str | None, user: str | None = None) -> int:
-    from .ui.main import make_application, notice_previous_crash, report_first_window_for_benchmark, show_start_error
+    import gc
 
-    app = make_application()
-    notice_previous_crash()
+    # Start-up allocates a great many objects and frees few: the collector's passes over them are wasted time
+    # (about 50 ms here). It is back on once the first window has shown, or on any way out.
+    gc.disable()
+    try:
+        return _run_app(database, user)
+    finally:
+        gc.enable()
+
+
+def _run_app(database: str | None, user: str | None) -> int:
+    import gc
+
     services: Services | None
     if (user or os.environ.get("RMCLINIC_USER")) and os.environ.get("RMCLINIC_PASSWORD") is not None:
+        # Login from the environment: open the database first, then check the password while Qt loads.
         try:
             services = build_services(database)
         except Exception as exc:
             from .cli import known_error_message
 
             log.error("start-up failed: %s", type(exc).__name__)
+            _start_qt()
+            from .ui.main import show_start_error
+
             show_start_error(known_error_message(exc) or f"Could not start ({type(exc).__name__}); see the log file.")
             return 1
-        logged_in = _login_overlapping_ui_imports(services, user) or _login_dialog(services, user)
+        try:
+            logged_in = _login_overlapping_ui_imports(services, user) or _login_dialog(services, user)
+        except BaseException:
+            services.close()
+            raise
     else:
+        _start_qt()
         services, logged_in = _login_while_opening(database, user)
         if services is None:
             return 1
     try:
         if not logged_in:
             return 0
+        from PySide6.QtWidgets import QApplication
+
+        from .ui.main import report_first_window_for_benchmark
         from .ui.main_window import MainWindow
 
         window = MainWindow(services)
@@ -330,7 +364,8 @@ def run_app(database: str | None, user: str | None = None) -> int:
         window.show()
         report_first_window_for_benchmark()
         start_background_checks(window, services)
-        code = app.exec()
+        gc.enable()
+        code = QApplication.exec()
         services.auth.logout()
         from PySide6.QtCore import QThreadPool
 

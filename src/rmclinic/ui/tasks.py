@@ -22,7 +22,7 @@ class _Job(QRunnable):
     def run(self) -> None:
         try:
             result = self.fn()
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit or KeyboardInterrupt in a worker too: the caller must hear
             self._tell(self.relay.failed, exc)
         else:
             self._tell(self.relay.done, result)
