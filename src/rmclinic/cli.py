@@ -160,6 +160,25 @@ def _parser() -> argparse.ArgumentParser:
         "or a prompt); a copy of the old file is kept",
     )
     sub.add_parser("decrypt", help="turn an encrypted database (key in $RMCLINIC_DB_KEY) back into plain SQLite")
+
+    csv_ = sub.add_parser(
+        "export-csv",
+        help="the patient list, the worklist or the alert analytics as CSV for Excel or LibreOffice (audited)",
+        description="UTF-8 with a byte-order mark, ISO dates, cells that could run as formulas made inert. "
+        "patients needs the export permission (consultant, admin); alert-analytics an administrator.",
+    )
+    csv_.add_argument("what", choices=["patients", "worklist", "alert-analytics"])
+    csv_.add_argument("-o", "--output", required=True, metavar="FILE.csv")
+    csv_.add_argument(
+        "--columns",
+        metavar="A,B,...",
+        help="patients: the columns, comma-separated (default hospital_number,nhs_number,family_name,given_name,"
+        "date_of_birth; also age, archived, phone, email, gp_practice, pregnancy_losses, live_births)",
+    )
+    csv_.add_argument("--search", default="", metavar="TEXT", help="patients: as typed in the list's search box")
+    csv_.add_argument("--include-archived", action="store_true", help="patients: archived patients too")
+    csv_.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="worklist: first day (default: today)")
+    csv_.add_argument("--days", type=int, default=1, metavar="N", help="worklist: number of days (default 1)")
     return p
 
 
@@ -272,6 +291,31 @@ def cmd_export(args: argparse.Namespace) -> int:
         doc = svc.transfer.export(args.patient)
     write_private_atomically(out, json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
     print(f"exported {len(doc['patients'])} patients to {out}")
+    return 0
+
+
+def cmd_export_csv(args: argparse.Namespace) -> int:
+    from .fileio import write_private_atomically
+
+    out = Path(args.output)
+    _check_output(out)
+    with _LoggedIn(args) as svc:
+        if args.what == "patients":
+            from .services.csv_export import DEFAULT_PATIENT_COLUMNS
+            from .services.dto import PatientQuery
+
+            columns = [c.strip() for c in args.columns.split(",")] if args.columns else list(DEFAULT_PATIENT_COLUMNS)
+            query = PatientQuery(text=args.search, include_archived=args.include_archived)
+            data, n = svc.patients.export_csv(query, columns)
+            what = f"{n} patients"
+        elif args.what == "worklist":
+            data, n = svc.worklist.export_csv(args.date, args.days)
+            what = f"{n} worklist items"
+        else:
+            data = svc.alerts.analytics_csv()
+            what = "alert analytics"
+    write_private_atomically(out, data)
+    print(f"exported {what} to {out}")
     return 0
 
 
@@ -620,6 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_backup(args)
         if args.command == "restore":
             return cmd_restore(args)
+        if args.command == "export-csv":
+            return cmd_export_csv(args)
         if args.command in ("encrypt", "decrypt"):
             return cmd_encrypt(args)
         return run_gui(args)

@@ -621,6 +621,20 @@ class AlertService(ServiceBase):
         with self._uow(read_only=True) as uow:
             return uow.alerts.counts()
 
+    def analytics_csv(self) -> bytes:
+        """The analytics as CSV, one row per rule, event, role and override reason (a spreadsheet's pivot table
+        sums them any way); no patient in it. Audited."""
+        from .csv_export import ANALYTICS_HEADER, to_csv
+
+        actor = self._actor(Permission.VIEW_AUDIT)
+        with self._uow() as uow:
+            counts = uow.alerts.counts()
+            self._audit(uow, actor, AuditEvent(Action.EXPORT, "alert_analytics", "", changes={"format": "csv"}))
+            uow.commit()
+        titles = {r.id: r.title for r in self.rule_set().rules}
+        rows = ((rule, titles.get(rule, ""), kind, role, code, n) for rule, kind, role, code, n in counts)
+        return to_csv(ANALYTICS_HEADER, rows)
+
 
 # -- worker processes --------------------------------------------------------------------------------------
 

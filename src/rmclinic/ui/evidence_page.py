@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSplitter,
     QTableWidgetItem,
     QTabWidget,
@@ -72,7 +73,18 @@ class EvidencePage(QWidget):
             ],
             tr("Alert analytics"),
         )
-        self.tabs.addTab(self.analytics, tr("Alert &analytics"))
+        box = QWidget()
+        box_lay = QVBoxLayout(box)
+        box_lay.setContentsMargins(0, 0, 0, 0)
+        box_lay.addWidget(self.analytics, 1)
+        self.analytics_export = QPushButton(tr("Export C&SV…"))
+        self.analytics_export.setToolTip(tr("One row per rule, event, role and override reason, for a pivot table"))
+        self.analytics_export.clicked.connect(self.on_export_analytics_clicked)
+        box_lay.addWidget(self.analytics_export, 0, Qt.AlignmentFlag.AlignRight)
+        self.analytics_status = QLabel()
+        self.analytics_status.setAccessibleName(tr("Export status"))
+        box_lay.addWidget(self.analytics_status)
+        self.tabs.addTab(box, tr("Alert &analytics"))
         lay.addWidget(self.tabs, 1)
         self._rules: list[RuleMeta] = []
 
@@ -151,6 +163,21 @@ class EvidencePage(QWidget):
             for c, value in enumerate(values):
                 self.analytics.setItem(r, c, QTableWidgetItem(str(value)))
         self.analytics.resizeColumnsToContents()
+
+    def on_export_analytics_clicked(self) -> None:
+        from .csv_files import choose_csv_file, export_in_background
+
+        self.error.show_problem(None)
+        path = choose_csv_file(self, "alert-analytics.csv")
+        if path is None:
+            return
+
+        def make(_progress: Any) -> tuple[bytes, str]:
+            return self._services.alerts.analytics_csv(), tr("the alert analytics")
+
+        export_in_background(
+            self, path, make, self.analytics_status.setText, self.error.show_problem, tr("Export alert analytics")
+        )
 
     def _filter(self) -> None:
         words = fold(self.search.text()).split()

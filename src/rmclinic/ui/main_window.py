@@ -203,7 +203,9 @@ class MainWindow(QMainWindow):
         self.act_backup.setEnabled(can(Permission.BACKUP_RESTORE) and self.services.backend == "sqlite")
         self.act_emergency.setEnabled(actor is not None and actor.role in BREAK_GLASS_ROLES)
         self.act_refresh_alerts.setEnabled(can(Permission.VIEW_PATIENTS))
-        self.patients.set_permissions(can(Permission.EDIT_PATIENTS), can(Permission.OVERRIDE_CRITICAL_ALERTS))
+        self.patients.set_permissions(
+            can(Permission.EDIT_PATIENTS), can(Permission.OVERRIDE_CRITICAL_ALERTS), can(Permission.EXPORT)
+        )
 
     def _go(self, row: int) -> None:
         if row < self.nav.count():

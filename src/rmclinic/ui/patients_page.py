@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -28,11 +29,12 @@ from ..services.patients import PatientService
 from ..services.pregnancy import PregnancyService
 from ..services.session import SessionContext
 from ..services.workup import WorkupService
-from .common import tr
+from .common import ErrorLabel, tr
 from .patient_dialog import PatientDialog
 from .patient_model import ROW_ID_ROLE, PatientListModel
 
 if TYPE_CHECKING:
+    from .csv_files import ColumnsDialog
     from .patient_view import PatientView
 
 SEARCH_DEBOUNCE_MS = 80  # coalesce fast typing; short enough to feel instant
@@ -68,10 +70,20 @@ class PatientsPage(QStackedWidget):
         self.new_button = QPushButton(tr("&New patient…"))
         self.new_button.setToolTip(tr("Ctrl+N"))
         row.addWidget(self.new_button)
+        self.export_button = QPushButton(tr("E&xport CSV…"))
+        self.export_button.setToolTip(tr("The patients listed, with the columns you choose, for Excel or LibreOffice"))
+        self.export_button.hide()  # shown to those who may export (set_permissions)
+        row.addWidget(self.export_button)
         lay.addLayout(row)
         self.count_label = QLabel()
         self.count_label.setAccessibleName(tr("Number of patients found"))
         lay.addWidget(self.count_label)
+        self.error = ErrorLabel(self.list_page)
+        lay.addWidget(self.error)
+        self.notice = QLabel()
+        self.notice.setAccessibleName(tr("Export status"))
+        self.notice.hide()
+        lay.addWidget(self.notice)
 
         self.model = PatientListModel(service, self)
         self.table = QTableView()
@@ -106,6 +118,7 @@ class PatientsPage(QStackedWidget):
         self.model.total_changed.connect(self._show_count)
         self.table.activated.connect(self.on_table_activated)
         self.new_button.clicked.connect(self.on_new_patient_clicked)
+        self.export_button.clicked.connect(self.on_export_csv_clicked)
 
     @property
     def view(self) -> PatientView:
@@ -127,15 +140,57 @@ class PatientsPage(QStackedWidget):
         opens at full speed and the list does not wait for it."""
         QTimer.singleShot(VIEW_BUILD_DELAY_MS, self, lambda: self.view)  # cancelled if the page goes first
 
-    def set_permissions(self, can_edit: bool, can_override: bool) -> None:
+    def set_permissions(self, can_edit: bool, can_override: bool, can_export: bool = False) -> None:
         self._can_edit, self._can_override = can_edit, can_override
         self.new_button.setEnabled(can_edit)
+        self.export_button.setVisible(can_export)
         if self._view is not None:
             self._view.set_can_edit(can_edit)
             self._view.pregnancy.can_override = can_override
 
     def _showing_view(self) -> bool:
         return self._view is not None and self.currentWidget() is self._view
+
+    # -- exporting ----------------------------------------------------------------------------
+
+    def exec_columns_dialog(self, dialog: ColumnsDialog) -> int:  # replaced in tests
+        return dialog.exec()
+
+    def on_export_csv_clicked(self) -> None:
+        from ..services.csv_export import DEFAULT_PATIENT_COLUMNS, PATIENT_COLUMNS
+        from .csv_files import ColumnsDialog, choose_csv_file, export_in_background
+
+        self.error.show_problem(None)
+        self.notice.hide()
+        dialog = ColumnsDialog([(c.key, c.label) for c in PATIENT_COLUMNS], DEFAULT_PATIENT_COLUMNS, self)
+        if self.exec_columns_dialog(dialog) != 1:
+            return
+        columns = dialog.chosen()
+        path = choose_csv_file(self, "patients.csv")
+        if path is None:
+            return
+        query = self.model.query  # what the list shows now
+
+        def make(progress: Callable[[int, int], None]) -> tuple[bytes, str]:
+            data, n = self._service.export_csv(query, columns, progress)
+            return data, tr("{n} patients").format(n=f"{n:,}")
+
+        def done(message: str) -> None:
+            self.notice.setText(message)
+            self.notice.show()
+
+        self.export_button.setEnabled(False)
+
+        def settle(report: Callable[[str], None]) -> Callable[[str], None]:
+            def handler(message: str) -> None:
+                self.export_button.setEnabled(True)
+                report(message)
+
+            return handler
+
+        export_in_background(
+            self, path, make, settle(done), settle(self.error.show_problem), tr("Export the patient list")
+        )
 
     # -- searching ----------------------------------------------------------------------------
 

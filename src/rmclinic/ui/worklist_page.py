@@ -154,9 +154,13 @@ class WorklistPage(QWidget):
         self.print_button = QPushButton(tr("Print &care plans…"))
         self.print_button.setToolTip(tr("The care plans of every patient on the first day's worklist, in one PDF"))
         self.print_button.clicked.connect(self.on_print_careplans_clicked)
+        self.export_button = QPushButton(tr("Export C&SV…"))
+        self.export_button.setToolTip(tr("The items shown, for Excel or LibreOffice"))
+        self.export_button.clicked.connect(self.on_export_csv_clicked)
         row.addWidget(self.open_button)
         row.addWidget(self.done_button)
         row.addStretch(1)
+        row.addWidget(self.export_button)
         row.addWidget(self.print_button)
         lay.addLayout(row)
         self.loading = False
@@ -277,6 +281,26 @@ class WorklistPage(QWidget):
         Replaced in tests."""
         dlg = BatchPrintDialog(day, self)
         return dlg.values() if dlg.exec() else None
+
+    def on_export_csv_clicked(self) -> None:
+        """The worklist as shown (days and filter), to a CSV file; made off the UI thread."""
+        from .csv_files import choose_csv_file, export_in_background
+
+        self.error.show_problem(None)
+        start, problem = self.start.date_or_problem()
+        if problem or start is None:
+            self.error.show_problem(problem or tr("Type the first day."))
+            return
+        days, types = self.days.value(), self._types()
+        path = choose_csv_file(self, f"worklist-{start.isoformat()}-{days}d.csv")
+        if path is None:
+            return
+
+        def make(_progress: Callable[[int, int], None]) -> tuple[bytes, str]:
+            data, n = self._services.worklist.export_csv(start, days, types)
+            return data, tr("{n} items").format(n=n)
+
+        export_in_background(self, path, make, self.status.setText, self.error.show_problem, tr("Export the worklist"))
 
     def on_print_careplans_clicked(self) -> None:
         """Every patient on the chosen day's worklist, one PDF, made off the UI thread with progress."""
