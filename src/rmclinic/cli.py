@@ -84,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--patient", action="append", metavar="HOSPNO", help="only this patient (repeatable)")
     ex.add_argument("-o", "--output", required=True, metavar="FILE.json")
 
+    fx = sub.add_parser(
+        "export-fhir",
+        help="export patient records as an HL7 FHIR R4 Bundle (JSON)",
+        description="A collection Bundle: Patient, RelatedPerson, Condition, Observation, MedicationRequest, "
+        "CarePlan, ServiceRequest, Appointment, DetectedIssue and Provenance (docs/fhir-export.md). Consultant or "
+        "admin; audited per patient.",
+    )
+    fx.add_argument("--patient", action="append", metavar="HOSPNO", help="only this patient (repeatable)")
+    fx.add_argument("-o", "--output", required=True, metavar="FILE.json")
+
     wl = sub.add_parser("worklist", help="what is due: follow-ups, taper steps, stops, milestones, reviews")
     wl.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="first day (default: today)")
     wl.add_argument("--days", type=int, default=1, metavar="N", help="number of days from the date (default 1)")
@@ -316,6 +326,21 @@ def cmd_export_csv(args: argparse.Namespace) -> int:
             what = "alert analytics"
     write_private_atomically(out, data)
     print(f"exported {what} to {out}")
+    return 0
+
+
+def cmd_export_fhir(args: argparse.Namespace) -> int:
+    import json
+
+    from .fileio import write_private_atomically
+
+    out = Path(args.output)
+    _check_output(out)
+    with _LoggedIn(args) as svc:
+        doc = svc.transfer.export_fhir(args.patient)
+    write_private_atomically(out, json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+    patients = sum(1 for e in doc["entry"] if e["resource"]["resourceType"] == "Patient")
+    print(f"exported {patients} patients ({len(doc['entry'])} FHIR resources) to {out}")
     return 0
 
 
@@ -644,6 +669,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "export-fhir":
+            return cmd_export_fhir(args)
         if args.command == "import":
             return cmd_import(args)
         if args.command == "worklist":

@@ -51,6 +51,21 @@ def _parses(parse: Callable[[str], object], value: str) -> str | None:
     return None
 
 
+def _identifier_system_problem(value: str) -> str | None:
+    """A FHIR Identifier.system: an absolute URI (urn:oid:, urn:uuid:, http:// or https://) without spaces."""
+    v = value.strip()
+    if not v:
+        return None
+    if len(v) > 200 or any(ch.isspace() for ch in v):
+        return "At most 200 characters, without spaces."
+    if v.startswith("urn:oid:"):
+        parts = v.removeprefix("urn:oid:").split(".")
+        return None if len(parts) > 1 and all(p.isdigit() for p in parts) else "An OID is digits separated by dots."
+    if v.startswith(("urn:uuid:", "http://", "https://")) and len(v.split(":", 1)[1].strip("/")) > 0:
+        return None
+    return "Type a URI starting with urn:oid:, urn:uuid:, http:// or https://."
+
+
 SPECS = {
     s.key: s
     for s in (
@@ -109,6 +124,13 @@ SPECS = {
             "Clinic investigations and ranges (JSON list; see docs/workup.md)",
             "",
             lambda v: check_additions(v),
+        ),
+        SettingSpec(
+            "fhir_hospital_number_system",
+            "Identifier system of the hospital number in FHIR exports (the URI your hospital assigns, e.g. "
+            "urn:oid:...; empty: sent without a system)",
+            "",
+            lambda v: _identifier_system_problem(v),
         ),
     )
 }

@@ -52,16 +52,29 @@ from ..domain.workup import HistoryEntry, ResultValue, Status, WorkupItem, resul
 from ..paths import resource
 from ..rules.lifecycle import AlertEvent, EventKind, OverrideReason
 from .base import ServiceBase
-from .ports import UnitOfWorkFactory
+from .dto import PatientRecord
+from .ports import UnitOfWork, UnitOfWorkFactory
 from .session import SessionContext
 from .workup import value_columns
 
 FORMAT_NAME = "rmclinic-patients"
 FORMAT_VERSION = 3  # 2 adds the workup, 3 the pregnancies, medication plans and follow-ups
 READABLE_VERSIONS = (1, 2, 3)  # older files (without the later parts) are still read
+FHIR_SYSTEM_SETTING = "fhir_hospital_number_system"  # clinic setting: the hospital number's identifier system
 
 # Domain field names -> JSON names, so a problem is reported at the path the file uses.
 _JSON_NAMES = {"pregnancies": "previous_pregnancies", "risk": "risk_history"}
+
+
+class _Record(NamedTuple):
+    """One patient as an export reads it."""
+
+    record: PatientRecord
+    workup: list[WorkupItem]
+    pregnancies: list[CurrentPregnancy]
+    plans: list[MedicationPlan]
+    follow_ups: list[FollowUp]
+    alert_events: list[AlertEvent]
 
 
 class Parsed(NamedTuple):
@@ -681,42 +694,56 @@ class TransferService(ServiceBase):
         super().__init__(uow_factory, clock, session)
         self._catalogue = catalogue
 
-    def export(self, hospital_numbers: list[str] | None = None) -> dict[str, Any]:
-        """Complete records; every exported patient gets an audit entry."""
+    @staticmethod
+    def _patient_ids(uow: UnitOfWork, hospital_numbers: Sequence[str] | None) -> list[int]:
+        """The named patients (DomainError naming an unknown hospital number), or every patient."""
         from ..domain.identifiers import normalise_hospital_number
 
+        if not hospital_numbers:
+            return uow.patients.all_ids()
+        ids = []
+        for h in hospital_numbers:
+            pid = uow.patients.id_for_hospital_number(normalise_hospital_number(h))
+            if pid is None:
+                raise DomainError(f"No patient with hospital number {normalise_hospital_number(h)}.")
+            ids.append(pid)
+        return ids
+
+    @staticmethod
+    def _read(uow: UnitOfWork, ids: Sequence[int]) -> list[_Record]:
+        """Everything an export holds of these patients, ordered by hospital number (native and FHIR exports)."""
+        out = [
+            _Record(
+                uow.patients.get(pid),
+                uow.workup.for_patient(pid),
+                uow.pregnancy.pregnancies(pid),
+                uow.pregnancy.plans(pid),
+                uow.pregnancy.follow_ups(pid),
+                uow.alerts.events(pid),
+            )
+            for pid in ids
+        ]
+        out.sort(key=lambda r: r.record.data.hospital_number)
+        return out
+
+    def export(self, hospital_numbers: list[str] | None = None) -> dict[str, Any]:
+        """Complete records; every exported patient gets an audit entry."""
         actor = self._actor(Permission.EXPORT)
         with self._uow() as uow:
-            if hospital_numbers:
-                ids = []
-                for h in hospital_numbers:
-                    pid = uow.patients.id_for_hospital_number(normalise_hospital_number(h))
-                    if pid is None:
-                        raise DomainError(f"No patient with hospital number {normalise_hospital_number(h)}.")
-                    ids.append(pid)
-            else:
-                ids = uow.patients.all_ids()
-            records = [uow.patients.get(pid) for pid in ids]
-            workups = {pid: uow.workup.for_patient(pid) for pid in ids}
-            care = {
-                pid: (uow.pregnancy.pregnancies(pid), uow.pregnancy.plans(pid), uow.pregnancy.follow_ups(pid))
-                for pid in ids
-            }
-            alert_history = {pid: uow.alerts.events(pid) for pid in ids}
+            ids = self._patient_ids(uow, hospital_numbers)
+            read = self._read(uow, ids)
             self._audit(uow, actor, *(AuditEvent(Action.EXPORT, "patient", str(pid), pid) for pid in ids))
             uow.commit()
-        records.sort(key=lambda r: r.data.hospital_number)
         patients = []
-        for r in records:
-            obj = patient_to_json(r.data, r.archived)
-            obj["investigations"] = [item_to_json(i) for i in workups[r.id]]
-            pregnancies, plans, follow_ups = care[r.id]
+        for r in read:
+            obj = patient_to_json(r.record.data, r.record.archived)
+            obj["investigations"] = [item_to_json(i) for i in r.workup]
             # Plans and follow-ups name their pregnancy by its position in "pregnancies", not by database id.
-            index = {p.id: j for j, p in enumerate(pregnancies)}
-            obj["pregnancies"] = [pregnancy_to_json(p) for p in pregnancies]
-            obj["medication_plans"] = [plan_to_json(plan, index.get(plan.pregnancy_id)) for plan in plans]
-            obj["follow_ups"] = [follow_up_to_json(f, index.get(f.pregnancy_id)) for f in follow_ups]
-            obj["alert_events"] = [alert_event_to_json(e) for e in alert_history[r.id]]
+            index = {p.id: j for j, p in enumerate(r.pregnancies)}
+            obj["pregnancies"] = [pregnancy_to_json(p) for p in r.pregnancies]
+            obj["medication_plans"] = [plan_to_json(plan, index.get(plan.pregnancy_id)) for plan in r.plans]
+            obj["follow_ups"] = [follow_up_to_json(f, index.get(f.pregnancy_id)) for f in r.follow_ups]
+            obj["alert_events"] = [alert_event_to_json(e) for e in r.alert_events]
             patients.append(obj)
         from .alerts import shipped_rule_set
 
@@ -727,6 +754,62 @@ class TransferService(ServiceBase):
             "generator": f"rmclinic {__version__}",
             "patients": patients,
         }
+
+    def export_fhir(self, hospital_numbers: Sequence[str] | None = None) -> dict[str, Any]:
+        """The patients (named, or all) as a FHIR R4 collection Bundle (docs/fhir-export.md), with the alerts the
+        rules raise on their data today; every exported patient gets an audit entry."""
+        from ..rules.engine import evaluator
+        from ..rules.lifecycle import by_alert, history_of, status_of, transitions
+        from .alerts import BATCH, AlertService, evaluate_patients
+        from .fhir import CurrentAlert, ExportContext, PatientExport, bundle
+
+        actor = self._actor(Permission.EXPORT)
+        now = self._clock.now()
+        today = self._clock.today()
+        alerts = AlertService(self._uow, self._clock, self._session, self._catalogue)
+        cat = self._catalogue()
+        with self._uow() as uow:
+            ids = self._patient_ids(uow, hospital_numbers)
+            read = self._read(uow, ids)
+            settings = alerts.rule_settings(uow)
+            run = evaluator(alerts.rule_set(), settings.parameters, settings.disabled)
+            raised = {
+                pid: found
+                for i in range(0, len(ids), BATCH)
+                for pid, _hosp, found in evaluate_patients(uow, ids[i : i + BATCH], cat, run, today)
+            }
+            system = uow.settings.get(FHIR_SYSTEM_SETTING) or ""
+            self._audit(
+                uow,
+                actor,
+                *(AuditEvent(Action.EXPORT, "patient", str(pid), pid, {"format": "fhir-r4"}) for pid in ids),
+            )
+            uow.commit()
+        patients = []
+        for r in read:
+            found = raised.get(r.record.id, [])
+            # The alerts as the patient's record would show them now (read only: nothing is recorded here).
+            events = [*r.alert_events, *transitions(found, r.alert_events, now)]
+            grouped = by_alert(events)
+            current = []
+            for a in found:
+                mine = grouped.get(a.key, [])
+                status, response = status_of(a, mine, today)
+                fired = [e.at for e in history_of(a, mine) if e.kind is EventKind.FIRED]
+                current.append(CurrentAlert(a, status, response, fired[-1] if fired else None))
+            patients.append(
+                PatientExport(
+                    r.record.data,
+                    r.record.archived,
+                    r.workup,
+                    r.pregnancies,
+                    r.plans,
+                    r.follow_ups,
+                    current,
+                )
+            )
+        ctx = ExportContext(now, __version__, actor.username, alerts.rule_set().version, system)
+        return bundle(patients, cat, ctx)
 
     def validate(self, document: Any) -> tuple[list[Parsed], list[ImportProblem]]:
         """Check the whole document; returns the parsed patients and every problem found."""
