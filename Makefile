@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DB ?= sqlite
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest wheel clean stress bench
+.PHONY: run test lint typecheck pytest wheel clean stress bench package
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ run: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests migrations tools benchmarks
-	$(PY) -m ruff format --check src tests migrations tools benchmarks
+	$(PY) -m ruff check src tests migrations tools benchmarks packaging
+	$(PY) -m ruff format --check src tests migrations tools benchmarks packaging
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
@@ -31,6 +31,12 @@ pytest: $(STAMP)
 
 wheel: $(STAMP)
 	$(PY) -m pip wheel --quiet --no-deps -w dist .
+
+# The installable bundle (packaging/README.md): dist/rmclinic/ with the executables rmclinic and rmclinic-cli
+# (and on Linux dist/rmclinic-VERSION-linux-ARCH.tar.gz), smoke-tested offscreen on throwaway databases.
+package: $(STAMP)
+	@$(PY) -c "import PyInstaller" 2>/dev/null || $(PY) -m pip install --quiet -e '.[package]'
+	$(PY) packaging/build.py
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

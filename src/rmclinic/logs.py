@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 from pathlib import Path
 
 
 def log_dir() -> Path:
-    from platformdirs import user_log_dir
+    """The platform's log folder, or ``data/logs`` beside the executable in portable mode (see paths.py)."""
+    from .paths import log_dir as resolved
 
-    return Path(os.environ.get("RMCLINIC_LOG_DIR") or user_log_dir("rmclinic", appauthor=False))
+    return resolved()
 
 
 def setup_logging(level: int = logging.INFO) -> Path | None:

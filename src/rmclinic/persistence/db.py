@@ -98,9 +98,10 @@ def copy_database(src: Path, dst: Path, src_key: str | None, dst_key: str | None
 
 
 def default_database_url() -> str:
-    from platformdirs import user_data_dir
+    """An SQLite file in the user's data folder (beside the executable in portable mode: see paths.py)."""
+    from ..paths import data_dir
 
-    return f"sqlite:///{Path(user_data_dir('rmclinic', appauthor=False)) / 'rmclinic.sqlite3'}"
+    return f"sqlite:///{data_dir() / 'rmclinic.sqlite3'}"
 
 
 def resolve_url(explicit: str | None) -> str:

@@ -648,6 +648,9 @@ _WORKER_CODE = (
     "from rmclinic.services.alerts import _worker_main\n"
     "_worker_main()\n"
 )
+# A bundled app's executable is rmclinic itself, not a Python interpreter: started with this one argument, the
+# bundle's entry (packaging/rmclinic_main.py) runs _worker_main before any argument parsing.
+FROZEN_WORKER_ARG = "--rmclinic-alert-worker"
 
 # (rule index, because, episode, detail, error, blocks): an alert as sent back by a worker
 _SentAlert = tuple[int, tuple[str, ...], str, str, str, tuple[str, ...]]
@@ -681,13 +684,14 @@ class _Workers:
         workers: int | None,
     ) -> _Workers | None:
         """Start ``workers`` processes (None: two for a large clinic on a machine with two or more cores, else
-        none). None when evaluating here: no worker asked for, a database another process cannot open, or a
-        bundled app (whose executable is the app itself, not a Python interpreter)."""
+        none). None when evaluating here: no worker asked for, or a database another process cannot open. In a
+        bundled app (whose executable is the app itself, not a Python interpreter) a worker is the executable
+        started with ``FROZEN_WORKER_ARG``."""
         if workers is None:
             workers = min(2, os.cpu_count() or 1) if patients >= PARALLEL_FROM else 0
             if workers < 2:
                 workers = 0
-        if workers <= 0 or reopen is None or getattr(sys, "frozen", False) or not sys.executable:
+        if workers <= 0 or reopen is None or not sys.executable:
             return None
         import pickle
         import subprocess  # here, not at start-up: only a large clinic's evaluation needs them
@@ -696,16 +700,17 @@ class _Workers:
             (reopen, catalogue, rule_set, settings.parameters, frozenset(settings.disabled)),
             protocol=pickle.HIGHEST_PROTOCOL,
         )
-        src = str(Path(__file__).resolve().parents[2])
+        if getattr(sys, "frozen", False):
+            command = [sys.executable, FROZEN_WORKER_ARG]
+        else:  # -P: no current folder on the path, so nothing planted there runs
+            command = [sys.executable, "-P", "-c", _WORKER_CODE, str(Path(__file__).resolve().parents[2])]
+        # (a windowed app on Windows has no stderr to hand on: a worker's messages are dropped there)
+        errors = None if sys.stderr is not None else subprocess.DEVNULL
         procs: list[subprocess.Popen[bytes]] = []
         pool = cls(procs, rule_set)
         try:
             for _ in range(workers):
-                procs.append(
-                    subprocess.Popen(  # -P: no current folder on the path, so nothing planted there runs
-                        [sys.executable, "-P", "-c", _WORKER_CODE, src], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-                    )
-                )
+                procs.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors))
             for p in procs:
                 assert p.stdin is not None
                 p.stdin.write(init)

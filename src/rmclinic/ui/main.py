@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QSettings, QTranslator
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from ..paths import resource
+from ..paths import resource, settings_dir
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -17,8 +18,22 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("rmclinic")
     app.setApplicationName("rmclinic")
     app.setApplicationDisplayName("rmclinic")
+    app.setDesktopFileName("rmclinic")  # the taskbar matches the window to packaging/linux/rmclinic.desktop
+    app.setWindowIcon(QIcon(str(resource("icons", "rmclinic.png"))))  # rendered from packaging/icons/rmclinic.svg
+    use_portable_settings()
     _install_translators(app)
     return app
+
+
+def use_portable_settings() -> None:
+    """In portable mode every ``QSettings()`` (window geometry, column widths) is an INI file in the ``data``
+    folder beside the executable; otherwise Qt's native place for the platform."""
+    folder = settings_dir()
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
 
 
 def _install_translators(app: QApplication) -> None:

@@ -38,9 +38,9 @@ class PrintFailed(Exception):
 
 def _private_dir() -> Path:
     """A folder only this user can read, for copies handed to the viewer or the printer."""
-    from platformdirs import user_cache_dir
+    from ..paths import cache_dir
 
-    path = Path(user_cache_dir("rmclinic", appauthor=False)) / "printouts"
+    path = cache_dir() / "printouts"
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     return path
