@@ -41,11 +41,22 @@ def exports(svc: Services) -> list:  # type: ignore[type-arg]
     return found
 
 
-@pytest.mark.parametrize("dangerous", ["=1+2", "+44 20 7946 0000", "-2", "@SUM(A1)", "\t=1", "\r=1", "＝1", "＋1"])
+@pytest.mark.parametrize(
+    "dangerous", ["=1+2", "+44 20 7946 0000", "-2", "@SUM(A1)", "\t=1", "\r=1", "\0=1", "＝1", "＋1"]
+)
 def test_a_cell_a_spreadsheet_would_run_is_made_inert(dangerous: str) -> None:
     assert safe_cell(dangerous) == "'" + dangerous
     rows = read(to_csv(["a"], [[dangerous]]))
     assert rows[1] == ["'" + dangerous]
+
+
+def test_every_text_cell_is_quoted_so_a_semicolon_locale_cannot_split_out_a_formula() -> None:
+    """Excel set to ";" as its list separator splits an unquoted ``Practice;=cmd|...`` into a cell that starts
+    with "=" (a DDE payload); quoted, it stays one inert cell."""
+    data = to_csv(["GP practice", "Age"], [["Practice;=cmd|' /C calc'!A0", 36]])
+    assert data.decode("utf-8").endswith("\"Practice;=cmd|' /C calc'!A0\",36\r\n")
+    semicolon_reading = list(csv.reader(io.StringIO(data.decode("utf-8")[1:], newline=""), delimiter=";"))
+    assert all(not cell.startswith("=") for row in semicolon_reading for cell in row)
 
 
 def test_plain_values_are_kept_and_typed_values_written_as_a_spreadsheet_reads_them() -> None:
@@ -92,7 +103,9 @@ def test_the_patient_list_export_has_the_chosen_columns_in_the_lists_order_and_i
     listed = [r.hospital_number for r in clinic.patients.search(query, 0, 500).rows]
     assert "CSV0001" in listed
     columns = ["hospital_number", "family_name", "given_name", "date_of_birth", "phone", "gp_practice", "age"]
-    data, n = clinic.patients.export_csv(query, columns)
+    progress: list[tuple[int, int]] = []
+    data, n = clinic.patients.export_csv(query, columns, lambda done, total: progress.append((done, total)))
+    assert progress[0] == (0, n) and progress[-1] == (n, n)  # the count is known from the start
     rows = read(data)
     assert rows[0] == ["Hospital number", "Family name", "Given name", "Date of birth", "Phone", "GP practice", "Age"]
     assert [r[0] for r in rows[1:]] == listed and n == len(listed)
@@ -134,6 +147,9 @@ def test_exporting_the_list_needs_the_export_permission_and_known_columns(clinic
         clinic.patients.export_csv(PatientQuery(), ["hospital_number", "password"])
     with pytest.raises(ValidationError):
         clinic.patients.export_csv(PatientQuery(), [])
+    act_as(clinic, Role.READ_ONLY)
+    with pytest.raises(PermissionDenied):  # the worklist holds names and clinical tasks: not for read-only
+        clinic.worklist.export_csv(TODAY, 7)
     assert len(exports(clinic)) == before  # nothing left the building, nothing recorded as exported
 
 
@@ -274,6 +290,10 @@ def test_the_worklist_page_exports_the_days_shown(
     rows = read(target.read_bytes())
     assert len(rows) - 1 == len(page.model.items) > 0
     assert page.status.text() == f"Exported {len(page.model.items)} items to {target}."
+    assert page.export_button.isEnabled()  # disabled while the export ran, back once written
+    act_as(clinic, Role.READ_ONLY)
+    page.set_defaults(TODAY)
+    assert page.export_button.isHidden()
 
 
 def test_the_analytics_tab_exports_its_counts(

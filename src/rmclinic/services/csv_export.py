@@ -2,9 +2,11 @@
 reads "Wiśniewska" as mojibake), CRLF line ends, ISO dates, and no cell a spreadsheet would run as a formula.
 
 A cell starting with ``=``, ``+``, ``-``, ``@`` (or their full-width forms, which some spreadsheets accept
-too), a tab or a carriage return is prefixed with an apostrophe: the OWASP advice for "CSV injection". A
-name, a note or an imported value could otherwise hold ``=HYPERLINK(...)``, run when a colleague opens the
-file. Numbers stay numbers (a negative number is data, not a formula), so only text is prefixed.
+too), a tab, a carriage return or a NUL is prefixed with an apostrophe: the OWASP advice for "CSV injection".
+A name, a note or an imported value could otherwise hold ``=HYPERLINK(...)``, run when a colleague opens the
+file. Every text cell is also quoted: a spreadsheet set to ";" as its list separator (German, Polish, ...)
+would otherwise split ``Practice;=cmd|...`` into a second cell that starts with "=". Numbers stay numbers,
+unquoted and unprefixed (a negative number is data, not a formula).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..domain.patient import age_on
-from .dto import PatientRecord
+from .dto import PatientRecord, PatientRow
 
 BOM = "\ufeff"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 Cell = str | int | float | bool | dt.date | dt.datetime | None
 
@@ -43,7 +45,7 @@ def safe_cell(value: Cell) -> str | int | float:
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
     out = io.StringIO()
     out.write(BOM)
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow([safe_cell(h) for h in header])
     for row in rows:
         writer.writerow([safe_cell(v) for v in row])
@@ -77,23 +79,31 @@ PATIENT_COLUMN_KEYS = tuple(c.key for c in PATIENT_COLUMNS)
 DEFAULT_PATIENT_COLUMNS = ("hospital_number", "nhs_number", "family_name", "given_name", "date_of_birth")
 
 
-def patient_cell(record: PatientRecord, key: str, today: dt.date) -> Cell:
-    d = record.data
+# Columns the list's own rows hold; the others need each patient's full record.
+ROW_COLUMNS = frozenset(
+    {"hospital_number", "nhs_number", "family_name", "given_name", "date_of_birth", "age", "archived"}
+)
+
+
+def needs_records(columns: Sequence[str]) -> bool:
+    return not set(columns) <= ROW_COLUMNS
+
+
+def patient_cell(row: PatientRow, record: PatientRecord | None, key: str, today: dt.date) -> Cell:
     if key == "age":
-        return age_on(d.date_of_birth, today)
-    if key == "archived":
-        return record.archived
+        return age_on(row.date_of_birth, today)
+    if key == "nhs_number":
+        return row.nhs_number
+    if key in ROW_COLUMNS:
+        value: Cell = getattr(row, key)
+        return value
+    assert record is not None, key
     if key == "pregnancy_losses":
         return record.summary.total_losses
     if key == "live_births":
         return record.summary.live_births
-    value: Cell = getattr(d, key)
+    value = getattr(record.data, key)
     return value
-
-
-def patient_rows(records: Iterable[PatientRecord], columns: Sequence[str], today: dt.date) -> Iterable[list[Cell]]:
-    for r in records:
-        yield [patient_cell(r, key, today) for key in columns]
 
 
 def patient_header(columns: Sequence[str]) -> list[str]:

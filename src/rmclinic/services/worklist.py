@@ -146,13 +146,15 @@ class WorklistService(ServiceBase):
     def export_csv(
         self, start: dt.date | None = None, days: int = 1, types: Collection[str] | None = None
     ) -> tuple[bytes, int]:
-        """The worklist as CSV (see csv_export), as the screen shows it. A nurse may export it (she prints it
-        anyway); every patient on it gets an audit entry before the file is handed back. Returns the file's
-        bytes and the number of items."""
+        """The worklist as CSV (see csv_export), as the screen shows it. Whoever may print the worklist's care
+        plans (nurse, consultant) or export records (consultant, administrator) may export it; a read-only
+        account may not. Every patient on it gets an audit entry before the file is handed back. Returns the
+        file's bytes and the number of items."""
         from ..domain.audit import Action, AuditEvent
         from .csv_export import to_csv
 
-        actor = self._actor(Permission.VIEW_PATIENTS)
+        user = self._session.current(self._clock.now())
+        actor = self._actor(Permission.EXPORT if user.can(Permission.EXPORT) else Permission.PRINT)
         items = self.items(start, days, types)
         first = start or self._clock.today()
         with self._uow() as uow:

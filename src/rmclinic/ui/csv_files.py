@@ -61,8 +61,13 @@ def export_in_background(
 
     relay.changed.connect(advance)
 
-    def finished(result: tuple[bytes, str]) -> None:
+    def tidy() -> None:
         progress.close()
+        progress.deleteLater()
+        relay.deleteLater()
+
+    def finished(result: tuple[bytes, str]) -> None:
+        tidy()
         data, what = result
         try:
             write_private_atomically(path, data)
@@ -72,7 +77,7 @@ def export_in_background(
         done(tr("Exported {what} to {p}.").format(what=what, p=path))
 
     def error(exc: BaseException) -> None:
-        progress.close()
+        tidy()
         failed(str(exc) if isinstance(exc, DomainError) else tr("The export failed; nothing was written."))
 
     run_in_background(lambda: make(relay.changed.emit), finished, error)

@@ -179,6 +179,9 @@ class WorklistPage(QWidget):
         self.type_filter.blockSignals(False)
         self.done_button.setVisible(actor is not None and actor.can(Permission.EDIT_PATIENTS))
         self.print_button.setVisible(actor is not None and actor.can(Permission.PRINT))
+        self.export_button.setVisible(
+            actor is not None and (actor.can(Permission.PRINT) or actor.can(Permission.EXPORT))
+        )
 
     def _types(self) -> list[str] | None:
         value = self.type_filter.currentData()
@@ -300,7 +303,18 @@ class WorklistPage(QWidget):
             data, n = self._services.worklist.export_csv(start, days, types)
             return data, tr("{n} items").format(n=n)
 
-        export_in_background(self, path, make, self.status.setText, self.error.show_problem, tr("Export the worklist"))
+        self.export_button.setEnabled(False)  # one export at a time: each is audited
+
+        def settle(report: Callable[[str], None]) -> Callable[[str], None]:
+            def handler(message: str) -> None:
+                self.export_button.setEnabled(True)
+                report(message)
+
+            return handler
+
+        export_in_background(
+            self, path, make, settle(self.status.setText), settle(self.error.show_problem), tr("Export the worklist")
+        )
 
     def on_print_careplans_clicked(self) -> None:
         """Every patient on the chosen day's worklist, one PDF, made off the UI thread with progress."""
