@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .services.careplan import CarePlanData
     from .services.container import Services
     from .services.letters import LetterData
+    from .services.outcomes import OutcomesReport
 
 log = logging.getLogger("rmclinic.app")
 
@@ -37,6 +38,7 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
     from .services.container import Services
     from .services.demo import DemoService
     from .services.letters import VisitService
+    from .services.outcomes import OutcomesService
     from .services.patients import PatientService
     from .services.pregnancy import PregnancyService
     from .services.session import SessionContext
@@ -79,6 +81,14 @@ def build_services(url: str | None = None, clock: Clock | None = None, migrate: 
         careplans=careplans,
         visits=VisitService(uow, clk, session, careplans, render_letter),
         worklist=WorklistService(uow, clk, session),
+        outcomes=OutcomesService(
+            uow,
+            clk,
+            session,
+            workup.catalogue,
+            lambda: {r.id: r.title for r in alerts.rule_set().rules},
+            render_outcomes,
+        ),
         backend=engine.dialect.name,
         database_label=describe(resolved),
         close=engine.dispose,
@@ -90,6 +100,12 @@ def render_care_plans(plans: Sequence[CarePlanData], progress: Callable[[int, in
     from .reports.careplan import render_care_plans as render
 
     return render(plans, progress)
+
+
+def render_outcomes(report: OutcomesReport) -> bytes:
+    from .reports.outcomes import render_outcomes as render
+
+    return render(report)
 
 
 def render_letter(data: LetterData) -> bytes:

@@ -171,6 +171,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("decrypt", help="turn an encrypted database (key in $RMCLINIC_DB_KEY) back into plain SQLite")
 
+    rep = sub.add_parser("report", help="clinic reports (consultant or admin; audited)")
+    repsub = rep.add_subparsers(dest="report_command", metavar="REPORT", required=True)
+    ro = repsub.add_parser(
+        "outcomes",
+        help="the clinic outcomes audit for a period, as PDF or CSV",
+        description="Outcomes of the pregnancies conceived in the period, workup completeness, scans and swabs on "
+        "time, loss to follow-up and alert analytics (docs/outcomes-audit.md). The format follows the file's "
+        "extension: .pdf or .csv. Consultant or admin; audited; written atomically, owner-only.",
+    )
+    ro.add_argument("--from", dest="since", required=True, type=_iso_date, metavar="YYYY-MM-DD", help="first day")
+    ro.add_argument("--to", dest="until", required=True, type=_iso_date, metavar="YYYY-MM-DD", help="last day")
+    ro.add_argument("-o", "--output", required=True, metavar="FILE.pdf|FILE.csv")
+
     csv_ = sub.add_parser(
         "export-csv",
         help="the patient list, the worklist or the alert analytics as CSV for Excel or LibreOffice (audited)",
@@ -326,6 +339,27 @@ def cmd_export_csv(args: argparse.Namespace) -> int:
             what = "alert analytics"
     write_private_atomically(out, data)
     print(f"exported {what} to {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .fileio import write_private_atomically
+
+    out = Path(args.output)
+    _check_output(out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("pdf", "csv"):
+        raise CliError(f"cannot tell the format of {out}: name it FILE.pdf or FILE.csv")
+    if args.until < args.since:
+        raise CliError(f"--to {args.until.isoformat()} is before --from {args.since.isoformat()}")
+    with _LoggedIn(args) as svc:
+        report, data = svc.outcomes.export_file(args.since, args.until, fmt)
+    write_private_atomically(out, data)
+    n = report.outcomes.overall.total
+    print(
+        f"wrote the outcomes audit {report.period} ({n} pregnanc{'y' if n == 1 else 'ies'}, "
+        f"{len(report.lost)} lost to follow-up) to {out}"
+    )
     return 0
 
 
@@ -693,6 +727,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_restore(args)
         if args.command == "export-csv":
             return cmd_export_csv(args)
+        if args.command == "report":
+            return cmd_report(args)
         if args.command in ("encrypt", "decrypt"):
             return cmd_encrypt(args)
         return run_gui(args)

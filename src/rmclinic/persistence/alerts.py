@@ -166,15 +166,20 @@ class SqlAlertRepository:
         if rows:
             self.s.execute(_EVENT.insert(), [_row(pid, e) for pid, e in rows])
 
-    def counts(self) -> list[tuple[str, str, str, str, int]]:
-        """(rule id, kind, role, reason code, count) over every patient: the basis of alert analytics."""
-        q = (
-            select(
-                AlertEventRec.rule_id, AlertEventRec.kind, AlertEventRec.role, AlertEventRec.reason_code, func.count()
-            )
-            .group_by(AlertEventRec.rule_id, AlertEventRec.kind, AlertEventRec.role, AlertEventRec.reason_code)
-            .order_by(AlertEventRec.rule_id, AlertEventRec.kind)
+    def counts(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> list[tuple[str, str, str, str, int]]:
+        """(rule id, kind, role, reason code, count) over every patient: the basis of alert analytics. With
+        ``since``/``until``, only events at or after ``since`` and before ``until``."""
+        q = select(
+            AlertEventRec.rule_id, AlertEventRec.kind, AlertEventRec.role, AlertEventRec.reason_code, func.count()
         )
+        if since is not None:
+            q = q.where(AlertEventRec.at >= since)
+        if until is not None:
+            q = q.where(AlertEventRec.at < until)
+        keys = (AlertEventRec.rule_id, AlertEventRec.kind, AlertEventRec.role, AlertEventRec.reason_code)
+        q = q.group_by(*keys).order_by(AlertEventRec.rule_id, AlertEventRec.kind)
         return [(r, k, role, code, n) for r, k, role, code, n in self.s.execute(q)]
 
     # -- current state (for the worklist) --------------------------------------------------------------

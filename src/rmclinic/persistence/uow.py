@@ -15,6 +15,7 @@ from .audit import SqlAuditLog
 from .careplans import SqlCarePlanRepository
 from .db import WRITER_OPTIONS
 from .models import add_partial_index_conditions
+from .outcomes import SqlOutcomesQueries
 from .pregnancy import SqlPregnancyRepository
 from .repository import SqlPatientRepository, translate_errors
 from .visits import SqlVisitRepository
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     alerts: SqlAlertRepository
     careplans: SqlCarePlanRepository
     visits: SqlVisitRepository
+    outcomes: SqlOutcomesQueries
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         self.alerts = SqlAlertRepository(self.session)
         self.careplans = SqlCarePlanRepository(self.session)
         self.visits = SqlVisitRepository(self.session)
+        self.outcomes = SqlOutcomesQueries(self.session)
         return self
 
     def __exit__(

@@ -12,6 +12,7 @@ from .backup import BackupService
 from .careplan import CarePlanService
 from .demo import DemoService
 from .letters import VisitService
+from .outcomes import OutcomesService
 from .patients import PatientService
 from .pregnancy import PregnancyService
 from .session import SessionContext
@@ -37,6 +38,7 @@ class Services:
     alerts: AlertService
     careplans: CarePlanService
     visits: VisitService
+    outcomes: OutcomesService
     backend: str  # "sqlite" or "postgresql"
     database_label: str  # the URL without its password, for the status bar and messages
     close: Callable[[], None]

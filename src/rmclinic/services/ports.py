@@ -212,7 +212,9 @@ class AlertRepository(Protocol):
 
     def add_many(self, rows: Sequence[tuple[int, AlertEvent]]) -> None: ...
 
-    def counts(self) -> list[tuple[str, str, str, str, int]]: ...
+    def counts(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> list[tuple[str, str, str, str, int]]: ...
 
     def replace_state(self, patient_ids: Sequence[int], rows: Sequence[AlertStateRow], at: dt.datetime) -> None: ...
 
@@ -267,6 +269,18 @@ class VisitRepository(Protocol):
     def visit_ids_with_letters(self, visit_ids: Sequence[int]) -> set[int]: ...
 
 
+class OutcomesQueries(Protocol):
+    """Who each part of the outcomes audit is about (the records come from the bulk readers)."""
+
+    def patients_with_edd_between(self, first: dt.date, last: dt.date) -> list[int]: ...
+
+    def patients_with_follow_ups_due(self, kinds: Sequence[str], first: dt.date, last: dt.date) -> list[int]: ...
+
+    def patients_first_seen_between(self, first: dt.date, last: dt.date) -> list[int]: ...
+
+    def attended_visits(self, patient_ids: Sequence[int]) -> dict[int, list[dt.date]]: ...
+
+
 class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
 
@@ -279,6 +293,7 @@ class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     alerts: AlertRepository
     careplans: CarePlanRepository
     visits: VisitRepository
+    outcomes: OutcomesQueries
 
     def commit(self) -> None: ...
 

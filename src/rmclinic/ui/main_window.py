@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QProgressDialog,
     QSplitter,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -94,6 +95,11 @@ class MainWindow(QMainWindow):
         self.users_page = UsersPage(services)
         self.audit_page = AuditPage(services)
         self.settings_page = SettingsPage(services)
+        # The outcomes audit is built when first opened: it loads QtCharts, which start-up never needs.
+        self.outcomes_host = QWidget()
+        self._outcomes_layout = QVBoxLayout(self.outcomes_host)
+        self._outcomes_layout.setContentsMargins(0, 0, 0, 0)
+        self.outcomes_page: Any = None
         self._page_keys: list[str] = []
         self._build_pages()
         self.nav.currentRowChanged.connect(self.on_nav_row_changed)
@@ -131,6 +137,9 @@ class MainWindow(QMainWindow):
         entries += [
             ("evidence", tr("Evidence library"), self.evidence_page),
         ]
+        self._drop_outcomes_page()  # a new user starts from an empty report (each report made is audited)
+        if actor is not None and actor.can(Permission.EXPORT):
+            entries.append(("outcomes", tr("Outcomes audit"), self.outcomes_host))
         if is_admin:
             entries += [
                 ("users", tr("Users"), self.users_page),
@@ -222,12 +231,31 @@ class MainWindow(QMainWindow):
             self.review_page.load()
         elif key == "evidence":
             self.evidence_page.load()
+        elif key == "outcomes":
+            self.show_outcomes_page()
         elif key == "users":
             self.users_page.load()
         elif key == "audit":
             self.audit_page.load()
         elif key == "settings" and self.pages.currentWidget() is self.settings_page:
             self.settings_page.load()
+
+    def show_outcomes_page(self) -> Any:
+        """The outcomes audit page, built on first use."""
+        if self.outcomes_page is None:
+            from .outcomes_page import OutcomesPage
+
+            self.outcomes_page = OutcomesPage(self.services)
+            self.outcomes_page.open_patient_requested.connect(self.open_patient)
+            self._outcomes_layout.addWidget(self.outcomes_page)
+        self.outcomes_page.load()
+        return self.outcomes_page
+
+    def _drop_outcomes_page(self) -> None:
+        if self.outcomes_page is not None:
+            self.outcomes_page.setParent(None)
+            self.outcomes_page.deleteLater()
+            self.outcomes_page = None
 
     def open_patient(self, patient_id: int) -> None:
         self.nav.setCurrentRow(self._page_keys.index("patients"))
