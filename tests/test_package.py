@@ -244,6 +244,28 @@ def test_make_package_builds_a_working_bundle(tmp_path: Path, monkeypatch: pytes
     from pypdf import PdfReader
 
     assert "RM000001" in PdfReader(pdf).pages[0].extract_text()
+    # the outcomes audit as PDF (ReportLab's charts) and CSV, as a consultant
+    consultant = {**env, "RMCLINIC_USER": "consultant", "RMCLINIC_PASSWORD": "demo"}
+    for name in ("audit.pdf", "audit.csv"):
+        run(
+            [
+                cli,
+                "--database",
+                demo,
+                "report",
+                "outcomes",
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2026-12-31",
+                "-o",
+                work / name,
+            ],
+            consultant,
+            work,
+        )
+    assert (work / "audit.pdf").read_bytes().startswith(b"%PDF")
+    assert (work / "audit.csv").read_bytes().startswith("\ufeff".encode())
 
     # SQLCipher in the bundle: encrypt the demo database, then print from it with the key
     admin = {**env, "RMCLINIC_USER": "admin", "RMCLINIC_PASSWORD": "demo", "RMCLINIC_NEW_DB_KEY": "k3y-for-test"}
@@ -286,6 +308,9 @@ def test_make_package_builds_a_working_bundle(tmp_path: Path, monkeypatch: pytes
     assert {"reportlab.graphics.barcode.code128", "reportlab.graphics.barcode.qr"} <= modules
     assert not any(m.split(".")[0] in ("pytest", "hypothesis", "mypy", "tkinter") for m in modules)
     assert not (bundle / "_internal" / "PySide6" / "Qt" / "plugins" / "platformthemes" / "libqgtk3.so").exists()
+    # QtCharts (the outcomes audit's charts, imported only when its page opens) and the Qt library it loads
+    assert list((bundle / "_internal" / "PySide6").glob("QtCharts.*"))
+    assert list((bundle / "_internal" / "PySide6" / "Qt" / "lib").glob("libQt6Charts.so*"))
 
     # portable mode: a marker file beside the executable keeps every file in data/ beside it
     usb = tmp_path / "usb" / "rmclinic"
