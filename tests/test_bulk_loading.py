@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -264,3 +265,40 @@ def test_a_patient_saved_while_the_workers_read_is_not_left_with_the_older_evalu
     clinic.alerts.refresh_all(workers=0)  # evaluating here, all in the writing transaction
     assert state_and_events(clinic) == with_workers
     assert [v.to_json("") for v in clinic.alerts.for_patient(pid)] != before  # the save did change her alerts
+
+
+class _Planted:
+    """What someone might feed a worker by hand: unpickling it would run a shell command."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_worker_started_by_hand_runs_nothing_it_is_fed(tmp_path: Any) -> None:
+    """A worker builds only rmclinic's classes and dates from its input: a pickle naming any other callable is
+    refused before anything runs (a bundle's worker mode can be started by hand)."""
+    import pickle
+    import subprocess
+    import sys
+
+    from rmclinic.services.alerts import _WORKER_CODE, _restricted_loader
+
+    marker = tmp_path / "ran"
+    evil = pickle.dumps((_Planted(str(marker)), 1, 2, 3, 4), protocol=pickle.HIGHEST_PROTOCOL)
+    import io
+
+    with pytest.raises(pickle.UnpicklingError, match=r"(posix|os|nt)\.system is not something"):
+        _restricted_loader(io.BytesIO(evil))()
+    assert _restricted_loader(io.BytesIO(pickle.dumps(([1, 2], TODAY))))() == ([1, 2], TODAY)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", _WORKER_CODE, src], input=evil, capture_output=True, timeout=60, check=False
+    )
+    status, error = pickle.loads(done.stdout)
+    assert status == "error" and "not something a worker is sent" in str(error)
+    assert not marker.exists()

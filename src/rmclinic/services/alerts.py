@@ -787,15 +787,45 @@ class _Workers:
                 p.wait()
 
 
+_SAFE_DATETIME = frozenset({"date", "datetime", "time", "timedelta", "timezone"})
+
+
+def _restricted_loader(stream: Any) -> Callable[[], Any]:
+    """Unpickling that builds only rmclinic's own classes and datetime values: a worker reads what its parent
+    sends, but its executable can be started by hand (a bundle's worker mode), and plain unpickling of whatever
+    arrives on stdin would run any callable it names (an application allow-list of the bundle would then allow
+    anything)."""
+    import pickle
+
+    class Loader(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if module == "datetime" and name in _SAFE_DATETIME:
+                return super().find_class(module, name)
+            if module.startswith("rmclinic.") and "." not in name:
+                found = super().find_class(module, name)
+                if isinstance(found, type) and found.__module__ == module:  # a class defined there, nothing imported
+                    return found
+            raise pickle.UnpicklingError(f"alert worker: {module}.{name} is not something a worker is sent")
+
+    return Loader(stream).load
+
+
 def _worker_main() -> None:
     """A worker process: open the database, then load and evaluate each batch it is sent (read-only)."""
     import pickle
     import signal
 
+    if sys.stdin.isatty():  # started by hand, not by rmclinic
+        print(
+            "this is rmclinic's alert worker mode: it reads only from the rmclinic process that starts it",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr, never into the results
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle: it stops the workers
-    inp = sys.stdin.buffer
+    load = _restricted_loader(sys.stdin.buffer)
 
     def send(message: tuple[str, object]) -> None:
         try:
@@ -806,7 +836,7 @@ def _worker_main() -> None:
         out.flush()
 
     try:
-        reopen, catalogue, rule_set, parameters, disabled = pickle.load(inp)
+        reopen, catalogue, rule_set, parameters, disabled = load()
         uow_factory = reopen()
         run = evaluator(rule_set, parameters, disabled)
         index = {id(meta): i for i, meta in enumerate(rule_set.rules)}
@@ -820,7 +850,7 @@ def _worker_main() -> None:
     try:
         while True:
             try:
-                chunk, on = pickle.load(inp)
+                chunk, on = load()
             except EOFError:
                 break  # the service is done (or gone)
             message: tuple[str, object]
