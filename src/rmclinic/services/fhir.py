@@ -4,12 +4,16 @@ Domain objects in, JSON-ready dicts out: no database, no Qt, no I/O. ``TransferS
 records (the same reads as the native export) and the patients' current alerts, and calls ``bundle``.
 
 Codes: a coding is sent only when its code is in the verified lists below (the evidence base, §7 and §11);
-everything else is sent as ``CodeableConcept.text`` only, never with an invented code. Units are UCUM only
-where the mapping is unambiguous (``UCUM_UNITS``); other units travel as text (``Quantity.unit``) alone.
+everything else is sent as ``CodeableConcept.text`` only, never with an invented code. A LOINC code names a
+property (mass per volume, units per volume, ...): a numeric result is sent with its LOINC code only when its unit
+fits that property (``LOINC_UNIT_KINDS``), else with the text alone; values are never converted. Units are UCUM
+only where the mapping is unambiguous (``UCUM_UNITS``); other units travel as text (``Quantity.unit``) alone.
 
-Internal references are ``urn:uuid:`` full URLs, derived with uuid5 from a fixed namespace, the patient's
-hospital number and a key naming the resource (e.g. ``plan/12``), so exporting unchanged data again gives the
-same identifiers.
+Internal references are ``urn:uuid:`` full URLs, derived with uuid5 from a namespace of this installation (a
+fixed rmclinic namespace and the installation's random secret, ``ExportContext.id_secret``), the patient's
+hospital number and a key naming the resource (e.g. ``plan/12``): exporting unchanged data again gives the same
+identifiers, two installations give different ones, and an identifier cannot be traced back to a hospital number
+without the secret.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ..domain.medication import (
     PlanStatus,
     Segment,
     describe_dose,
+    dosed_days,
     segments,
 )
 from ..domain.obstetric import summarise
@@ -41,6 +46,7 @@ from ..domain.workup import ResultValue, Status, WorkupItem
 from ..rules.lifecycle import AlertEvent, EventKind, OverrideReason
 from ..rules.lifecycle import Status as AlertStatus
 from ..rules.model import Alert, Severity
+from ..rules.snapshot import item_key, plan_key
 
 FHIR_VERSION = "4.0.1"
 
@@ -56,6 +62,8 @@ OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-catego
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+ALLERGY_VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
 PROVENANCE_AGENT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 
 # -- verified clinical codes: the evidence base's ✔ rows, nothing else --------------------------------------
@@ -89,8 +97,45 @@ VERIFIED_LOINC = frozenset(
     }
 )
 LOINC_CERVICAL_LENGTH = "11961-0"
+
+# The kind of quantity each verified LOINC code measures (its LOINC property, from the code's name in the evidence
+# base: "[Mass/volume]", "[Units/volume]", "Hemoglobin A1c/Hemoglobin.total", "[Time]", "ratio", "[Length]"). A
+# numeric result is sent with the code only when its unit is of that kind (``unit_kind``); a code not listed here
+# (panels, interpretations, a property the evidence base does not name) is sent with non-numeric results only.
+MASS_PER_VOLUME = "mass/volume"  # LOINC MCnc: ng/mL, ng/dL, ... (not nmol/L, pmol/L: that is SCnc)
+UNITS_PER_VOLUME = "units/volume"  # LOINC ACnc: IU/mL, mIU/L, and an assay's own units (GPL U/mL, U/mL)
+PERCENT = "percent"  # a fraction reported in %
+TIME = "time"
+RATIO = "ratio"
+LENGTH = "length"
+LOINC_UNIT_KINDS: dict[str, str] = {
+    "3016-3": UNITS_PER_VOLUME,  # Thyrotropin [Units/volume]
+    "11580-8": UNITS_PER_VOLUME,  # Thyrotropin, detection limit <= 0.005 mIU/L variant
+    "3024-7": MASS_PER_VOLUME,  # Thyroxine (T4) free [Mass/volume]
+    "8099-4": UNITS_PER_VOLUME,  # Thyroperoxidase Ab [Units/volume]
+    "3181-5": UNITS_PER_VOLUME,  # Cardiolipin IgG Ab [Units/volume] by immunoassay
+    "8065-5": UNITS_PER_VOLUME,  # Cardiolipin IgG Ab [Units/volume]
+    "3182-3": UNITS_PER_VOLUME,  # Cardiolipin IgM Ab [Units/volume]
+    "44448-9": UNITS_PER_VOLUME,  # Beta 2 glycoprotein 1 IgG Ab [Units/volume]
+    "44449-7": UNITS_PER_VOLUME,  # Beta 2 glycoprotein 1 IgM Ab [Units/volume]
+    "3282-1": TIME,  # Lupus anticoagulant neutralization hexagonal phase phospholipid [Time]
+    "6303-2": TIME,  # dRVVT screen time
+    "50410-0": RATIO,  # dRVVT screen/confirm ratio
+    "75884-7": RATIO,  # aPTT-LA screen/confirm ratio
+    "2842-3": MASS_PER_VOLUME,  # Prolactin [Mass/volume]
+    "20568-2": MASS_PER_VOLUME,  # Prolactin [Mass/volume], by immunoassay (the same row of the evidence base)
+    "4548-4": PERCENT,  # Hemoglobin A1c/Hemoglobin.total (the IFCC mmol/mol code is not verified: text only)
+    "2839-9": MASS_PER_VOLUME,  # Progesterone [Mass/volume]
+    "62292-8": MASS_PER_VOLUME,  # 25-Hydroxyvitamin D3+25-Hydroxyvitamin D2 [Mass/volume]
+    "11961-0": LENGTH,  # Cervix [Length] US
+}
+_MASS = frozenset({"kg", "g", "mg", "µg", "ug", "mcg", "microgram", "ng", "pg"})
+_VOLUME = frozenset({"L", "dL", "cL", "mL"})
 # SNOMED CT, evidence base §7 (✔). "Habitual aborter" and "septate uterus" are NV there: text only.
 VERIFIED_SNOMED = frozenset({"102878001", "26843008", "269836004", "117010004"})
+# Catalogue items whose SNOMED code names less than the item: 117010004 is a chromosomal karyotype determination,
+# and pregnancy-tissue testing may be a microarray, which is not one. Sent as text only.
+SNOMED_TEXT_ONLY = frozenset({"poc_genetics"})
 SNOMED_RECURRENT_MISCARRIAGE = "102878001"
 SNOMED_APS = "26843008"
 # WHO ATC, evidence base §7 (✔); dalteparin and tinzaparin are NV there (and have no ATC in domain.medication).
@@ -139,7 +184,8 @@ _OVERRIDE_LABELS: dict[str, str] = {
 _RM_INDICATIONS = frozenset({Indication.RM_NO_BLEEDING, Indication.THREATENED_MISCARRIAGE, Indication.UNEXPLAINED_RPL})
 
 # Fixed namespace of rmclinic's FHIR identifiers (a random uuid chosen once; never change it, or every
-# resource of a re-export gets a new identity).
+# resource of a re-export gets a new identity). Each installation's identifiers are in its own namespace within
+# it, made from the installation's secret (``id_namespace``).
 NAMESPACE = uuid.UUID("15693675-4bf2-4d09-a48a-1e98a21ff77e")
 
 
@@ -173,17 +219,29 @@ class ExportContext:
     exported_by: str  # the user's name (staff, not a patient identifier)
     rule_set_version: str
     hospital_number_system: str = ""  # the clinic's identifier system URI; empty: sent without a system
+    day: dt.date | None = None  # the clinic's date today (the service clock's, as alerts use); None: now's UTC date
+    id_secret: str = ""  # the installation's random secret in the resource ids (``id_namespace``)
 
     @property
     def today(self) -> dt.date:
-        return self.now.date()
+        return self.day if self.day is not None else self.now.date()
+
+    @property
+    def namespace(self) -> uuid.UUID:
+        return id_namespace(self.id_secret)
 
 
 # -- small builders ----------------------------------------------------------------------------------------
 
 
-def full_url(name: str) -> str:
-    return f"urn:uuid:{uuid.uuid5(NAMESPACE, name)}"
+def id_namespace(secret: str) -> uuid.UUID:
+    """The namespace of one installation's identifiers: uuid5 of rmclinic's namespace and the installation's
+    secret (an empty secret: rmclinic's namespace itself, for tests of the pure mapping)."""
+    return uuid.uuid5(NAMESPACE, f"installation/{secret}") if secret else NAMESPACE
+
+
+def full_url(name: str, namespace: uuid.UUID = NAMESPACE) -> str:
+    return f"urn:uuid:{uuid.uuid5(namespace, name)}"
 
 
 def _instant(value: dt.datetime) -> str:
@@ -216,8 +274,37 @@ def _quantity(value: float, unit: str) -> dict[str, Any]:
     return q
 
 
-def loinc_coding(code: str | None) -> tuple[tuple[str, str], ...]:
-    return ((LOINC, code),) if code and code in VERIFIED_LOINC else ()
+def unit_kind(unit: str) -> str | None:
+    """The kind of quantity a unit as recorded measures (the kinds of ``LOINC_UNIT_KINDS``), None when not
+    recognised. Units per volume include an assay's arbitrary units (``GPL U/mL``, ``U/mL``)."""
+    u = unit.strip()
+    if u == "%":
+        return PERCENT
+    if u in ("mm", "cm"):
+        return LENGTH
+    if u in ("s", "sec", "seconds"):
+        return TIME
+    if u in ("", "ratio", "{ratio}"):
+        return RATIO
+    top, slash, bottom = u.rpartition("/")
+    if not slash or bottom.strip() not in _VOLUME:
+        return None
+    top = top.strip()
+    if top in _MASS:
+        return MASS_PER_VOLUME
+    if top.endswith("U") or top in ("GPL", "MPL"):  # IU, mIU, µIU, kIU, U, GPL U, MPL U, ...
+        return UNITS_PER_VOLUME
+    return None
+
+
+def loinc_coding(code: str | None, unit: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The LOINC coding when the code is verified; for a numeric result (``unit`` given, "" for none) only when
+    the unit is of the kind the code measures."""
+    if not code or code not in VERIFIED_LOINC:
+        return ()
+    if unit is not None and (LOINC_UNIT_KINDS.get(code) is None or unit_kind(unit) != LOINC_UNIT_KINDS[code]):
+        return ()
+    return ((LOINC, code),)
 
 
 def snomed_coding(code: str | None) -> tuple[tuple[str, str], ...]:
@@ -235,12 +322,13 @@ def _status_concept(system: str, code: str) -> dict[str, Any]:
 class _Entries:
     """The bundle's entries of one patient, each with its deterministic full URL."""
 
-    def __init__(self, scope: str) -> None:
+    def __init__(self, scope: str, namespace: uuid.UUID) -> None:
         self.scope = scope
+        self.namespace = namespace
         self.entries: list[dict[str, Any]] = []
 
     def url(self, key: str) -> str:
-        return full_url(f"{self.scope}/{key}")
+        return full_url(f"{self.scope}/{key}", self.namespace)
 
     def add(self, key: str, resource: dict[str, Any]) -> str:
         url = self.url(key)
@@ -254,7 +342,7 @@ class _Entries:
 
 def bundle(patients: Sequence[PatientExport], catalogue: Catalogue, ctx: ExportContext) -> dict[str, Any]:
     """A FHIR R4 collection Bundle of these patients (in the order given)."""
-    device = _Entries("rmclinic")
+    device = _Entries("rmclinic", ctx.namespace)
     device_url = device.add(
         "device",
         {
@@ -279,7 +367,7 @@ def _patient_entries(
     p: PatientExport, catalogue: Catalogue, ctx: ExportContext, device_url: str
 ) -> list[dict[str, Any]]:
     d = p.data
-    e = _Entries(f"patient/{d.hospital_number}")
+    e = _Entries(f"patient/{d.hospital_number}", ctx.namespace)
     patient = e.add("patient", _patient(p, ctx))
     subject = _ref(patient)
     partner = None
@@ -370,19 +458,37 @@ def _patient_entries(
             vte["note"] = [{"text": d.risk.vte_notes}]
         e.add("condition/vte-history", vte)
     for i, allergy in enumerate(d.risk.drug_allergies):
-        e.add(f"allergy/{i}", {"resourceType": "AllergyIntolerance", "code": _concept(allergy), "patient": subject})
+        # R4 invariant ait-1: a clinical status unless entered in error. rmclinic records a drug allergy as the
+        # patient reports it, without its certainty: active, unconfirmed.
+        e.add(
+            f"allergy/{i}",
+            {
+                "resourceType": "AllergyIntolerance",
+                "clinicalStatus": _status_concept(ALLERGY_CLINICAL, "active"),
+                "verificationStatus": _status_concept(ALLERGY_VERIFICATION, "unconfirmed"),
+                "code": _concept(allergy),
+                "patient": subject,
+            },
+        )
 
     # Investigations: results as Observations, outstanding requests as ServiceRequests
     activities: list[str] = []
+    implicable: dict[str, list[str]] = {}  # an alert episode naming a plan or a result -> its resources
     latest_uterine: tuple[WorkupItem, str] | None = None
     for item in p.workup:
         inv = catalogue.investigations.get(item.investigation_id)
         name = inv.name if inv is not None else item.investigation_id
-        codings = (*loinc_coding(inv.loinc), *snomed_coding(inv.snomed)) if inv is not None else ()
+        value = item.value if item.has_result else None
+        numeric_unit = value.unit if value is not None and value.numeric is not None else None  # None: no quantity
+        codings: tuple[tuple[str, str], ...] = ()
+        if inv is not None:
+            snomed = snomed_coding(inv.snomed) if inv.id not in SNOMED_TEXT_ONLY else ()
+            codings = (*loinc_coding(inv.loinc, numeric_unit), *snomed)
         focus = [_ref(partner)] if partner and inv is not None and inv.applies_to == "partner" else None
         key = f"workup/{item.id}"
-        if item.has_result and item.value is not None:
-            url = e.add(key, _observation(item, item.value, inv, _concept(name, *codings), subject, focus))
+        if value is not None:
+            url = e.add(key, _observation(item, value, inv, _concept(name, *codings), subject, focus))
+            implicable.setdefault(f"item:{item_key(item)}", []).append(url)
             when = item.sample_date or dt.date.min
             uterine = inv is not None and inv.result_type == "uterine"
             if uterine and (latest_uterine is None or (latest_uterine[0].sample_date or dt.date.min) <= when):
@@ -402,7 +508,9 @@ def _patient_entries(
                 sr["requester"] = {"display": item.requested_by}
             if item.sample_date:
                 sr["note"] = [{"text": f"Sample taken {item.sample_date.isoformat()}."}]
-            activities.append(e.add(key, sr))
+            url = e.add(key, sr)
+            activities.append(url)
+            implicable.setdefault(f"item:{item_key(item)}", []).append(url)
     if latest_uterine is not None:
         item, url = latest_uterine
         assert item.value is not None
@@ -449,9 +557,9 @@ def _patient_entries(
             reasons.append(_ref(conditions["aps"]))
         if plan.indication in _RM_INDICATIONS and "rm" in conditions:
             reasons.append(_ref(conditions["rm"]))
-        activities.append(
-            e.add(key, _medication_request(plan, edd_of.get(plan.pregnancy_id), subject, reasons, ctx.today))
-        )
+        url = e.add(key, _medication_request(plan, edd_of.get(plan.pregnancy_id), subject, reasons, ctx.today))
+        activities.append(url)
+        implicable.setdefault(f"plan:{plan_key(plan)}", []).append(url)
 
     # Follow-ups: ServiceRequest (and Appointment for clinic appointments not yet held), results as Observations
     for k, f in enumerate(p.follow_ups):
@@ -476,7 +584,11 @@ def _patient_entries(
 
     # Current alerts
     for a in p.alerts:
-        e.add(f"alert/{a.alert.rule.id}/{a.alert.episode}", _detected_issue(a, subject, ctx))
+        issue = _detected_issue(a, subject, ctx)
+        implicated = implicable.get(a.alert.episode)
+        if implicated:  # the plan or result the alert is about (its episode names it: rules/snapshot.py)
+            issue["implicated"] = [_ref(u) for u in implicated]
+        e.add(f"alert/{a.alert.rule.id}/{a.alert.episode}", issue)
 
     # The care plan, then the provenance of everything above
     care_plan: dict[str, Any] = {
@@ -633,12 +745,12 @@ def _reference_range(value: ResultValue, inv: Investigation | None) -> list[dict
 
 
 def _bounds(seg: Segment) -> dict[str, Any]:
-    """The period's first and last day (FHIR period ends are inclusive; rmclinic's stop is the first day
-    without a dose)."""
-    period: dict[str, Any] = {"start": seg.start.isoformat()}
-    if seg.end is not None:
-        period["end"] = (seg.end - dt.timedelta(days=1)).isoformat()
-    return period
+    """The period's first and last day with a dose (FHIR period ends are inclusive; rmclinic's stop is the first
+    day without a dose, and an every-other-day period may end on a rest day)."""
+    days = dosed_days(seg)
+    if days is None:  # open-ended
+        return {"start": seg.start.isoformat()}
+    return {"start": days[0].isoformat(), "end": days[1].isoformat()}
 
 
 def _medication_request(
@@ -652,40 +764,41 @@ def _medication_request(
     dosage = []
     for i, seg in enumerate(periods, start=1):
         doses, days = _DOSES[seg.frequency]
+        bounds = _bounds(seg)
         text = describe_dose(seg.dose, unit, seg.frequency)
-        text += f" from {seg.start.isoformat()}"
-        if seg.end is not None:
-            text += f" to {(seg.end - dt.timedelta(days=1)).isoformat()}"
+        text += f" from {bounds['start']}"
+        if "end" in bounds:
+            text += f" to {bounds['end']}"
         if seg.taper:
             text += " (taper step)"
         dosage.append(
             {
                 "sequence": i,
                 "text": text,
-                "timing": {
-                    "repeat": {"boundsPeriod": _bounds(seg), "frequency": doses, "period": days, "periodUnit": "d"}
-                },
+                "timing": {"repeat": {"boundsPeriod": bounds, "frequency": doses, "period": days, "periodUnit": "d"}},
                 "route": route,
                 "doseAndRate": [{"doseQuantity": _quantity(seg.dose, unit)}],
             }
         )
-    if not dosage:  # nothing left to take (e.g. stopped on its first day): the plan's own dose
+    if not dosage:  # no dose at all (e.g. a gestation-anchored stop that moved before the start): no timing
+        planned_dose = describe_dose(plan.dose, unit, plan.frequency)
         dosage.append(
             {
                 "sequence": 1,
-                "text": describe_dose(plan.dose, unit, plan.frequency),
-                "timing": {"repeat": {"boundsPeriod": {"start": plan.start.isoformat()}}},
+                "text": f"No doses: the stop is on or before the start (planned: {planned_dose}).",
                 "route": route,
-                "doseAndRate": [{"doseQuantity": _quantity(plan.dose, unit)}],
             }
         )
+    # The stop date is the first day without a dose: active until then; stopped (by a clinician, early) or
+    # completed (as planned) from that day on.
     stop = plan.stop_date(edd)
     if plan.status is PlanStatus.CANCELLED:
         status = "cancelled"
-    elif plan.status is PlanStatus.STOPPED:
-        status = "stopped"
+    elif plan.status is PlanStatus.STOPPED and plan.stopped_on is None:
+        status = "stopped"  # stopped without a date (not written by rmclinic): it says stopped
     elif stop is not None and stop <= today:
-        status = "completed"
+        early = plan.status is PlanStatus.STOPPED and plan.stopped_on == stop
+        status = "stopped" if early else "completed"
     else:
         status = "active"
     notes = []
@@ -697,7 +810,11 @@ def _medication_request(
         else:
             notes.append(f"Planned stop {anchor} (the first day without a dose).")
     if plan.status is PlanStatus.STOPPED and plan.stopped_on is not None:
-        notes.append(f"Stopped {plan.stopped_on.isoformat()}: {plan.stop_reason}".rstrip(": ") + ".")
+        verb = "Stopped from" if plan.stopped_on <= today else "To stop from"
+        notes.append(
+            f"{verb} {plan.stopped_on.isoformat()} (the first day without a dose): {plan.stop_reason}".rstrip(": ")
+            + "."
+        )
     if plan.notes:
         notes.append(plan.notes)
     out: dict[str, Any] = {
@@ -845,7 +962,9 @@ def _detected_issue(a: CurrentAlert, subject: dict[str, Any], ctx: ExportContext
 
 __all__ = [
     "FHIR_VERSION",
+    "LOINC_UNIT_KINDS",
     "NAMESPACE",
+    "SNOMED_TEXT_ONLY",
     "UCUM_UNITS",
     "VERIFIED_ATC",
     "VERIFIED_LOINC",
@@ -855,4 +974,6 @@ __all__ = [
     "PatientExport",
     "bundle",
     "full_url",
+    "id_namespace",
+    "unit_kind",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,6 +53,11 @@ def _parses(parse: Callable[[str], object], value: str) -> str | None:
     return None
 
 
+# FHIR R4's oid data type (its regular expression in the specification): the first arc 0, 1 or 2, at least two
+# arcs, no leading zeros. Its uuid data type is lower-case hexadecimal in groups of 8-4-4-4-12.
+_OID = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+")
+
+
 def _identifier_system_problem(value: str) -> str | None:
     """A FHIR Identifier.system: an absolute URI (urn:oid:, urn:uuid:, http:// or https://) without spaces."""
     v = value.strip()
@@ -59,9 +66,17 @@ def _identifier_system_problem(value: str) -> str | None:
     if len(v) > 200 or any(ch.isspace() for ch in v):
         return "At most 200 characters, without spaces."
     if v.startswith("urn:oid:"):
-        parts = v.removeprefix("urn:oid:").split(".")
-        return None if len(parts) > 1 and all(p.isdigit() for p in parts) else "An OID is digits separated by dots."
-    if v.startswith(("urn:uuid:", "http://", "https://")) and len(v.split(":", 1)[1].strip("/")) > 0:
+        if _OID.fullmatch(v):
+            return None
+        return "An OID is numbers separated by dots (at least two; the first 0, 1 or 2; no leading zeros)."
+    if v.startswith("urn:uuid:"):
+        rest = v.removeprefix("urn:uuid:")
+        try:
+            canonical = str(uuid.UUID(rest)) == rest  # lower-case hexadecimal digits in groups of 8-4-4-4-12
+        except ValueError:
+            canonical = False
+        return None if canonical else "A UUID is 32 lower-case hexadecimal digits in groups of 8-4-4-4-12."
+    if v.startswith(("http://", "https://")) and len(v.split(":", 1)[1].strip("/")) > 0:
         return None
     return "Type a URI starting with urn:oid:, urn:uuid:, http:// or https://."
 

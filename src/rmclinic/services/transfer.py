@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
 from .. import __version__
-from ..domain.accounts import Permission
+from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.clock import Clock
 from ..domain.dating import entry_from_dict, entry_to_dict, plausible_edd
@@ -61,6 +62,10 @@ FORMAT_NAME = "rmclinic-patients"
 FORMAT_VERSION = 3  # 2 adds the workup, 3 the pregnancies, medication plans and follow-ups
 READABLE_VERSIONS = (1, 2, 3)  # older files (without the later parts) are still read
 FHIR_SYSTEM_SETTING = "fhir_hospital_number_system"  # clinic setting: the hospital number's identifier system
+# Internal setting (not in SettingsService.SPECS, so never shown or edited): the installation's random secret mixed
+# into the FHIR resource ids, so two installations' ids differ and none can be traced back to a hospital number.
+FHIR_ID_SECRET_SETTING = "fhir_identifier_secret"
+READ_CHUNK = 500  # patients read per round of bulk queries by the exports
 
 # Domain field names -> JSON names, so a problem is reported at the path the file uses.
 _JSON_NAMES = {"pregnancies": "previous_pregnancies", "risk": "risk_history"}
@@ -696,42 +701,47 @@ class TransferService(ServiceBase):
 
     @staticmethod
     def _patient_ids(uow: UnitOfWork, hospital_numbers: Sequence[str] | None) -> list[int]:
-        """The named patients (DomainError naming an unknown hospital number), or every patient."""
+        """The named patients (DomainError naming an unknown hospital number; a number named twice counts once),
+        or every patient."""
         from ..domain.identifiers import normalise_hospital_number
 
         if not hospital_numbers:
             return uow.patients.all_ids()
-        ids = []
+        ids: list[int] = []
         for h in hospital_numbers:
             pid = uow.patients.id_for_hospital_number(normalise_hospital_number(h))
             if pid is None:
                 raise DomainError(f"No patient with hospital number {normalise_hospital_number(h)}.")
-            ids.append(pid)
+            if pid not in ids:
+                ids.append(pid)
         return ids
 
     @staticmethod
     def _read(uow: UnitOfWork, ids: Sequence[int]) -> list[_Record]:
-        """Everything an export holds of these patients, ordered by hospital number (native and FHIR exports)."""
-        out = [
-            _Record(
-                uow.patients.get(pid),
-                uow.workup.for_patient(pid),
-                uow.pregnancy.pregnancies(pid),
-                uow.pregnancy.plans(pid),
-                uow.pregnancy.follow_ups(pid),
-                uow.alerts.events(pid),
-            )
-            for pid in ids
-        ]
+        """Everything an export holds of these patients, ordered by hospital number (native and FHIR exports).
+        Read in chunks with the bulk readers (a few queries per chunk, not six per patient): the same objects as
+        the single-patient readers build (tests/test_bulk_loading.py)."""
+        out = []
+        for i in range(0, len(ids), READ_CHUNK):
+            chunk = ids[i : i + READ_CHUNK]
+            records = uow.patients.get_many(chunk)
+            workups = uow.workup.for_patients(chunk)
+            care = uow.pregnancy.for_patients(chunk)
+            events = uow.alerts.events_for(chunk)
+            for r in records:
+                pregnancies, plans, follow_ups = care[r.id]
+                out.append(_Record(r, workups[r.id], pregnancies, plans, follow_ups, events[r.id]))
         out.sort(key=lambda r: r.record.data.hospital_number)
         return out
 
     def export(self, hospital_numbers: list[str] | None = None) -> dict[str, Any]:
-        """Complete records; every exported patient gets an audit entry."""
+        """Complete records; every exported patient gets an audit entry (written before the document is handed
+        back). The records are read in a read-only transaction, so other workstations can save meanwhile."""
         actor = self._actor(Permission.EXPORT)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:  # no write lock while reading
             ids = self._patient_ids(uow, hospital_numbers)
             read = self._read(uow, ids)
+        with self._uow() as uow:  # a short writer: the audit entries only
             self._audit(uow, actor, *(AuditEvent(Action.EXPORT, "patient", str(pid), pid) for pid in ids))
             uow.commit()
         patients = []
@@ -757,10 +767,12 @@ class TransferService(ServiceBase):
 
     def export_fhir(self, hospital_numbers: Sequence[str] | None = None) -> dict[str, Any]:
         """The patients (named, or all) as a FHIR R4 collection Bundle (docs/fhir-export.md), with the alerts the
-        rules raise on their data today; every exported patient gets an audit entry."""
+        rules raise on their data today; every exported patient gets an audit entry (written before the bundle is
+        handed back). Records are read in a read-only transaction (no write lock: other workstations can save
+        meanwhile), the alerts evaluated on them, and a short writer then appends the audit entries."""
         from ..rules.engine import evaluator
         from ..rules.lifecycle import by_alert, history_of, status_of, transitions
-        from .alerts import BATCH, AlertService, evaluate_patients
+        from .alerts import AlertService, _snapshot
         from .fhir import CurrentAlert, ExportContext, PatientExport, bundle
 
         actor = self._actor(Permission.EXPORT)
@@ -768,27 +780,20 @@ class TransferService(ServiceBase):
         today = self._clock.today()
         alerts = AlertService(self._uow, self._clock, self._session, self._catalogue)
         cat = self._catalogue()
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:  # no write lock while reading
             ids = self._patient_ids(uow, hospital_numbers)
             read = self._read(uow, ids)
             settings = alerts.rule_settings(uow)
-            run = evaluator(alerts.rule_set(), settings.parameters, settings.disabled)
-            raised = {
-                pid: found
-                for i in range(0, len(ids), BATCH)
-                for pid, _hosp, found in evaluate_patients(uow, ids[i : i + BATCH], cat, run, today)
-            }
             system = uow.settings.get(FHIR_SYSTEM_SETTING) or ""
-            self._audit(
-                uow,
-                actor,
-                *(AuditEvent(Action.EXPORT, "patient", str(pid), pid, {"format": "fhir-r4"}) for pid in ids),
-            )
-            uow.commit()
+            secret = uow.settings.get(FHIR_ID_SECRET_SETTING) or ""
+        if not secret:  # the installation's first FHIR export
+            secret = self._make_identifier_secret(actor)
+        run = evaluator(alerts.rule_set(), settings.parameters, settings.disabled)
         patients = []
         for r in read:
-            found = raised.get(r.record.id, [])
-            # The alerts as the patient's record would show them now (read only: nothing is recorded here).
+            # The alerts the rules raise today, evaluated on the records just read (as the alert service's
+            # snapshots are built), as the patient's record would show them now: nothing is recorded here.
+            found = run(_snapshot(r.record, r.workup, (r.pregnancies, r.plans, r.follow_ups), cat), today)
             events = [*r.alert_events, *transitions(found, r.alert_events, now)]
             grouped = by_alert(events)
             current = []
@@ -808,8 +813,48 @@ class TransferService(ServiceBase):
                     current,
                 )
             )
-        ctx = ExportContext(now, __version__, actor.username, alerts.rule_set().version, system)
-        return bundle(patients, cat, ctx)
+        ctx = ExportContext(
+            now, __version__, actor.username, alerts.rule_set().version, system, day=today, id_secret=secret
+        )
+        doc = bundle(patients, cat, ctx)
+        with self._uow() as uow:  # a short writer: the audit entries only
+            self._audit(
+                uow,
+                actor,
+                *(AuditEvent(Action.EXPORT, "patient", str(pid), pid, {"format": "fhir-r4"}) for pid in ids),
+            )
+            uow.commit()
+        return doc
+
+    def _make_identifier_secret(self, actor: Actor) -> str:
+        """This installation's random secret in the FHIR resource ids, made once (at the first FHIR export; a
+        concurrent first export on another workstation finds the one stored first). The audit entry records that
+        it was made, never the value."""
+        try:
+            with self._uow() as uow:
+                secret = uow.settings.get(FHIR_ID_SECRET_SETTING)
+                if not secret:
+                    secret = secrets.token_hex(32)
+                    uow.settings.set(FHIR_ID_SECRET_SETTING, secret)
+                    self._audit(
+                        uow,
+                        actor,
+                        AuditEvent(
+                            Action.SETTINGS_CHANGE,
+                            "setting",
+                            FHIR_ID_SECRET_SETTING,
+                            changes={FHIR_ID_SECRET_SETTING: [None, "(a new random secret)"]},
+                        ),
+                    )
+                    uow.commit()
+            return secret
+        except Exception:
+            # PostgreSQL: another workstation stored its secret between our read and our insert; use that one.
+            with self._uow(read_only=True) as uow:
+                stored = uow.settings.get(FHIR_ID_SECRET_SETTING)
+            if not stored:
+                raise
+            return stored
 
     def validate(self, document: Any) -> tuple[list[Parsed], list[ImportProblem]]:
         """Check the whole document; returns the parsed patients and every problem found."""
