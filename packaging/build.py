@@ -34,6 +34,8 @@ WORK = ROOT / "build" / "pyinstaller"
 EXE = ".exe" if sys.platform == "win32" else ""
 WORKER_ARG = "--rmclinic-alert-worker"  # rmclinic.services.alerts.FROZEN_WORKER_ARG
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+PORTABLE_MARKER = "rmclinic-portable.ini"  # rmclinic.paths.PORTABLE_MARKER
+PORTABLE_DATA = "data"  # rmclinic.paths.PORTABLE_DATA
 
 
 def version() -> str:
@@ -47,24 +49,45 @@ def say(message: str) -> None:
     print(f"[package] {message}", flush=True)
 
 
+# Lines of PyInstaller's output that mean the bundle lacks something the spec asked for: a hidden import it could
+# not find, or a collect_submodules() that gave nothing (it only warns, and the bundle then fails at run time).
+BUILD_PROBLEMS = ("ERROR: Hidden import", "Failed to collect submodules")
+
+
+def build_problems(output: str) -> list[str]:
+    return [line.strip() for line in output.splitlines() if any(p in line for p in BUILD_PROBLEMS)]
+
+
 def build() -> float:
     started = time.monotonic()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "PyInstaller",
-            "--noconfirm",
-            "--log-level=WARN",
-            "--distpath",
-            str(DIST),
-            "--workpath",
-            str(WORK),
-            str(PACKAGING / "rmclinic.spec"),
-        ],
-        check=True,
-        cwd=ROOT,
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--log-level=WARN",
+        "--distpath",
+        str(DIST),
+        "--workpath",
+        str(WORK),
+        str(PACKAGING / "rmclinic.spec"),
+    ]
+    lines: list[str] = []
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # shown as it comes, and kept for the checks below
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            lines.append(line)
+    if proc.returncode != 0:
+        raise SystemExit(f"[package] FAILED: PyInstaller exited {proc.returncode}")
+    problems = build_problems("".join(lines))
+    if problems:
+        raise SystemExit(
+            "[package] FAILED: PyInstaller could not bundle everything the spec asks for:\n" + "\n".join(problems)
+        )
     return time.monotonic() - started
 
 
@@ -171,7 +194,13 @@ def tarball() -> Path:
         (linux / "INSTALL.txt", "INSTALL.txt"),
     ]
 
-    def clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    bundle = f"{name}/rmclinic/"
+    private = (f"{bundle}{PORTABLE_DATA}", f"{bundle}{PORTABLE_MARKER}")
+
+    def clean(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        # never a portable data folder (patient data) or the marker, should the bundle have been run portable
+        if info.name in private or info.name.startswith(f"{bundle}{PORTABLE_DATA}/"):
+            return None
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
         return info

@@ -14,6 +14,7 @@ from typing import Any
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("RMCLINIC_LOG_DIR", tempfile.mkdtemp(prefix="rmclinic-test-logs-"))
 os.environ.pop("RMCLINIC_DATABASE_URL", None)
+os.environ.pop("RMCLINIC_PORTABLE", None)  # a developer's own would move the tests' files beside the interpreter
 # QSettings of the tests must never touch the user's real settings.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="rmclinic-test-config-")
 

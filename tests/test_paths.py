@@ -3,7 +3,9 @@ portable mode (rmclinic/paths.py)."""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,97 @@ def test_portable_qt_settings_are_an_ini_file_in_the_data_folder(exe: Path, qapp
         assert (exe.parent / "data" / "settings").stat().st_mode & 0o077 == 0  # private to the user
     finally:
         QSettings.setDefaultFormat(QSettings.Format.NativeFormat)
+
+
+@pytest.mark.parametrize("value", ["1", "true", "Yes", " ON "])
+def test_portable_mode_is_on_for_the_usual_yes_values(exe: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("RMCLINIC_PORTABLE", value)
+    assert paths.portable_root() == exe.parent / "data"
+
+
+@pytest.mark.parametrize("value", ["0", "false", "NO", "off"])
+def test_portable_mode_is_off_for_the_usual_no_values(exe: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    (exe.parent / "rmclinic-portable.ini").write_text("")
+    monkeypatch.setenv("RMCLINIC_PORTABLE", value)
+    assert paths.portable_root() is None
+
+
+@pytest.mark.parametrize("value", ["2", "maybe", "portable"])
+def test_any_other_value_is_ignored_with_a_warning(
+    exe: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    """Before, any value outside the "off" set turned portable mode on (a typo moved the data)."""
+    monkeypatch.setattr(paths, "_warned", set(), raising=False)
+    monkeypatch.setenv("RMCLINIC_PORTABLE", value)
+    with caplog.at_level("WARNING", logger="rmclinic.paths"):
+        assert paths.portable_root() is None  # no marker: the platform's folders
+        (exe.parent / "rmclinic-portable.ini").write_text("")
+        assert paths.portable_root() == exe.parent / "data"  # the marker decides
+    assert [r.getMessage() for r in caplog.records] == [
+        f"RMCLINIC_PORTABLE={value!r} is neither on (1, true, yes, on) nor off (0, false, no, off): ignored"
+    ]
+
+
+def make_unwritable(folder: Path, how: str) -> None:
+    if how == "read-only folder":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        folder.chmod(0o555)
+    else:  # something in the way of the data folder (also stops root)
+        (folder / "data").write_text("")
+
+
+@pytest.fixture(params=["read-only folder", "data is a file"])
+def unwritable(request: pytest.FixtureRequest, exe: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A portable program folder (the marker beside the executable) where the data folder cannot be made."""
+    (exe.parent / "rmclinic-portable.ini").write_text("")
+    monkeypatch.setattr(paths, "_warned", set(), raising=False)
+    make_unwritable(exe.parent, request.param)
+    try:
+        yield exe
+    finally:
+        exe.parent.chmod(0o755)
+
+
+def test_an_unwritable_portable_folder_keeps_the_data_there_but_not_the_logs_or_settings(
+    unwritable: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = unwritable.parent / "data"
+    with caplog.at_level("WARNING", logger="rmclinic.paths"):
+        assert paths.portable_root() == data
+        assert paths.data_dir() == data  # the database: opening it fails, and the window names the file
+        assert paths.cache_dir() == data / "cache"  # print copies hold patient data: never elsewhere
+        assert paths.log_dir() == tmp_path / "home" / "xdg_state_home" / "rmclinic" / "log"
+        assert paths.settings_dir() is None  # Qt's native place
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert f"cannot create {data}" in messages
+    assert "logging to the user's log folder" in messages
+
+
+def test_the_window_starts_far_enough_to_show_the_database_error(
+    unwritable: Path, qapp: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, the settings folder (and the crash notice's log folder) raised an OSError before any window: the
+    windowed app, which has no console, ended without a word."""
+    from PySide6.QtCore import QSettings
+
+    from rmclinic.cli import known_error_message
+    from rmclinic.persistence.db import default_database_url, make_engine
+    from rmclinic.ui import main as ui_main
+
+    QSettings.setDefaultFormat(QSettings.Format.NativeFormat)
+    ui_main.make_application()
+    assert QSettings.defaultFormat() == QSettings.Format.NativeFormat
+    logs.log_dir().mkdir(parents=True, exist_ok=True)  # what notice_previous_crash() does next
+    try:  # then the database, whose error the start-up's dialog shows
+        make_engine(default_database_url())
+    except OSError as e:
+        assert str(unwritable.parent / "data") in (known_error_message(e) or "")
+    else:
+        pytest.fail("the database opened in an unwritable folder")
+    # the settings folder itself failing (whatever the reason) is logged, not raised
+    monkeypatch.setattr(ui_main, "settings_dir", lambda: unwritable.parent / "data" / "settings")
+    with caplog.at_level("WARNING", logger="rmclinic.ui"):
+        ui_main.use_portable_settings()
+    assert QSettings.defaultFormat() == QSettings.Format.NativeFormat
+    assert "window settings in Qt's native place" in caplog.text

@@ -31,7 +31,17 @@ def use_portable_settings() -> None:
     folder = settings_dir()
     if folder is None:
         return
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        # The windowed app has no console: failing here would end it without a word. With Qt's native settings it
+        # goes on to open the database, whose error (the same folder) the window shows.
+        import logging
+
+        logging.getLogger("rmclinic.ui").warning(
+            "portable mode: cannot create %s (%s); window settings in Qt's native place", folder, e.strerror or e
+        )
+        return
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
 
