@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import random
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -17,6 +19,9 @@ from rmclinic.domain.medication import Anchor, Frequency, Indication, Medication
 from rmclinic.domain.obstetric import Outcome, PreviousPregnancy
 from rmclinic.domain.outcomes import (
     AGE_BANDS,
+    ASSESSABLE_AFTER_DAYS,
+    TIMING_LABELS,
+    AlertEventRow,
     OutcomeClass,
     Proportion,
     Timing,
@@ -28,9 +33,12 @@ from rmclinic.domain.outcomes import (
     conceived_between,
     conception_date,
     contact_dates,
+    first_responses,
+    last_assessable_conception,
     loss_band,
     lost_to_follow_up,
     median_iqr,
+    pct_number,
     plans_in,
     previous_losses,
     quantile,
@@ -39,7 +47,9 @@ from rmclinic.domain.outcomes import (
     timing_rows,
     treatment,
     wilson,
+    window_closed,
 )
+from rmclinic.domain.outcomes import pct as pct_text
 from rmclinic.domain.pregnancy import Bleeding, CurrentPregnancy, Severity
 from rmclinic.domain.workup import ResultValue, Status, WorkupItem
 
@@ -235,7 +245,10 @@ def test_follow_up_timing() -> None:
     def f(status: FollowUpStatus, result: dt.date | None = None) -> FollowUp:
         return FollowUp(FollowUpKind.SWAB, due, 3, status=status, result_date=result)
 
-    assert timing(f(FollowUpStatus.DONE, dt.date(2025, 5, 20)), TODAY) is Timing.ON_TIME  # early counts
+    # the window is 3 days either side of the due date (domain/followup.py): before it is early, not on time
+    assert timing(f(FollowUpStatus.DONE, dt.date(2025, 5, 20)), TODAY) is Timing.EARLY
+    assert timing(f(FollowUpStatus.DONE, dt.date(2025, 5, 28)), TODAY) is Timing.EARLY
+    assert timing(f(FollowUpStatus.DONE, dt.date(2025, 5, 29)), TODAY) is Timing.ON_TIME  # first day of the window
     assert timing(f(FollowUpStatus.DONE, dt.date(2025, 6, 4)), TODAY) is Timing.ON_TIME  # last day of the window
     assert timing(f(FollowUpStatus.DONE, dt.date(2025, 6, 5)), TODAY) is Timing.LATE
     assert timing(f(FollowUpStatus.DONE), TODAY) is Timing.UNDATED
@@ -243,13 +256,21 @@ def test_follow_up_timing() -> None:
     assert timing(f(FollowUpStatus.DUE), dt.date(2025, 6, 4)) is Timing.PENDING
     assert timing(f(FollowUpStatus.DUE), dt.date(2025, 6, 5)) is Timing.MISSED
     assert timing(f(FollowUpStatus.CANCELLED), TODAY) is Timing.CANCELLED
+    assert TIMING_LABELS[Timing.PENDING] == "Not yet due or window still open"
     rows = timing_rows(
-        [(FollowUpKind.SWAB, Timing.ON_TIME), (FollowUpKind.SWAB, Timing.LATE), (FollowUpKind.BLOOD_TEST, Timing.LATE)]
+        [
+            (FollowUpKind.SWAB, Timing.ON_TIME),
+            (FollowUpKind.SWAB, Timing.LATE),
+            (FollowUpKind.SWAB, Timing.EARLY),
+            (FollowUpKind.SWAB, Timing.PENDING),
+            (FollowUpKind.BLOOD_TEST, Timing.LATE),
+        ]
     )
     swab = next(r for r in rows if r.kind is FollowUpKind.SWAB)
     scan = next(r for r in rows if r.kind is FollowUpKind.CERVICAL_LENGTH_SCAN)
-    assert swab.total == 2 and swab.on_time == Proportion(1, 2) and scan.total == 0 and scan.on_time == Proportion(0, 0)
-    assert sum(r.total for r in rows) == 2  # blood tests are not audited here
+    assert swab.total == 4 and swab.judged == 3 and swab.on_time == Proportion(1, 3)  # early is judged, not on time
+    assert scan.total == 0 and scan.on_time == Proportion(0, 0)
+    assert sum(r.total for r in rows) == 4  # blood tests are not audited here
 
 
 def test_lost_to_follow_up_means_no_contact_on_or_after_the_edd() -> None:
@@ -302,29 +323,163 @@ def test_tabulate_lists_every_group_even_empty_ones() -> None:
     assert (c.total, c.ended, c.live_birth.describe()) == (0, 0, "0/0")
 
 
-def test_alert_counts_per_rule_role_and_reason() -> None:
-    rules, roles, reasons = alert_rows(
-        [
-            ("X10", "fired", "system", "", 4),
-            ("X2", "fired", "system", "", 10),
-            ("X2", "acknowledged", "nurse", "", 3),
-            ("X2", "acknowledged", "consultant", "", 2),
-            ("X2", "overridden", "consultant", "patient_declined", 1),
-            ("X2", "overridden", "consultant", "not_applicable", 2),
-            ("X10", "snoozed", "nurse", "", 1),
-            ("X10", "ended", "system", "", 4),
-        ]
-    )
-    assert [r.rule for r in rules] == ["X2", "X10"]  # by number, not as text
-    r2, r10 = rules
-    assert (r2.fired, r2.acknowledged, r2.overridden) == (10, 5, 3)
-    assert r2.acceptance.describe() == "5/10 (50 %, 95 % CI 24–76 %)" and r2.override == Proportion(3, 10)
-    assert (r10.snoozed, r10.ended, r10.acceptance) == (1, 4, Proportion(0, 4))
-    assert [(r.role, r.acknowledged, r.overridden, r.snoozed) for r in roles] == [
-        ("consultant", 2, 3, 0),
-        ("nurse", 3, 0, 1),
+def ev(
+    kind: str,
+    minute: int,
+    role: str = "",
+    reason: str = "",
+    *,
+    patient: int = 1,
+    rule: str = "X2",
+    version: int = 1,
+    episode: str = "e",
+) -> AlertEventRow:
+    at = dt.datetime(2025, 3, 1, 9, tzinfo=dt.UTC) + dt.timedelta(minutes=minute)
+    return AlertEventRow(patient, rule, version, episode, kind, at, role, reason)
+
+
+SINCE, UNTIL = dt.datetime(2025, 3, 1, tzinfo=dt.UTC), dt.datetime(2025, 3, 2, tzinfo=dt.UTC)
+
+
+def test_each_alert_fired_in_the_period_is_classified_by_its_first_response() -> None:
+    events = [
+        # patient 1: acknowledged, then ended later (the first response counts)
+        ev("fired", 0),
+        ev("acknowledged", 5, "nurse"),
+        ev("ended", 60),
+        # patient 2: overridden by a consultant
+        ev("fired", 0, patient=2),
+        ev("overridden", 9, "consultant", "patient_declined", patient=2),
+        # patient 3: snoozed by a nurse, then acknowledged by a consultant
+        ev("fired", 0, patient=3),
+        ev("snoozed", 1, "nurse", patient=3),
+        ev("acknowledged", 99, "consultant", patient=3),
+        # patient 4: ended without a response; patient 5: still open
+        ev("fired", 0, patient=4),
+        ev("ended", 30, patient=4),
+        ev("fired", 0, patient=5),
+        # patient 6: fired the day before the period, answered in it: not an alert of the period
+        ev("fired", -24 * 60, patient=6),
+        ev("overridden", 10, "consultant", "not_applicable", patient=6),
+        # patient 7: a new rule version is another alert; the old one's acknowledgement does not answer it
+        ev("fired", -24 * 60, patient=7, version=1),
+        ev("acknowledged", 1, "nurse", patient=7, version=1),
+        ev("fired", 2, patient=7, version=2),
+        # another rule, to order by number
+        ev("fired", 3, rule="X10", patient=1),
     ]
-    assert roles[0].override == Proportion(3, 5)
-    assert reasons == (("not_applicable", 2), ("patient_declined", 1))
+    alerts = first_responses(list(reversed(events)), SINCE, UNTIL)  # sorted by time
+    rules, roles, reasons = alert_rows(alerts)
+    assert [r.rule for r in rules] == ["X2", "X10"]  # by number, not as text
+    x2, x10 = rules
+    assert (x2.fired, x2.acknowledged, x2.overridden, x2.snoozed, x2.ended, x2.open) == (6, 1, 1, 1, 1, 2)
+    assert x2.closed == 4
+    # still-open alerts are not "not accepted": the rates are over the 4 answered or ended
+    assert x2.acceptance == Proportion(1, 4) and x2.override == Proportion(1, 4)
+    assert (x10.fired, x10.open, x10.acceptance.describe()) == (1, 1, "0/0")
+    assert [(r.role, r.acknowledged, r.overridden, r.snoozed) for r in roles] == [
+        ("consultant", 0, 1, 0),
+        ("nurse", 1, 0, 1),
+    ]
+    assert roles[0].override == Proportion(1, 1)
+    assert reasons == (("patient_declined", 1),)
     assert alert_rows([]) == ((), (), ())
     assert math.isclose(Proportion(5, 10).rate or 0, 0.5)
+
+
+def test_an_alert_that_fires_again_is_a_new_alert() -> None:
+    events = [ev("fired", 0), ev("ended", 5), ev("fired", 10), ev("overridden", 11, "consultant", "other")]
+    assert sorted(first_responses(events, SINCE, UNTIL)) == [
+        ("X2", "ended", "", ""),
+        ("X2", "overridden", "consultant", "other"),
+    ]
+
+
+def test_one_rounding_half_up_everywhere() -> None:
+    assert (
+        pct_text(0.125) == "13" and pct_text(0.125, 1) == "12.5" and pct_text(0.0125, 1) == "1.3"
+    )  # half-up, not half-even
+    assert pct_text(0.0004, 1) == "<0.1" and pct_text(0.9996, 1) == ">99.9" and pct_text(0.0, 1) == "0.0"
+    assert (
+        pct_number(1, 8) == Decimal("12.5")
+        and pct_number(1, 40) == Decimal("2.5")
+        and pct_number(1, 16) == Decimal("6.3")
+    )
+    assert str(pct_number(0.00625)) == "0.6"  # float ratios too: Decimal, half-up
+    assert Proportion(1, 8).describe().startswith("1/8 (13 %")
+    assert Proportion(1, 8).short().startswith("1/8  13 %")
+
+
+def test_an_interval_narrower_than_one_point_shows_a_decimal() -> None:
+    p = Proportion(9990, 10000)
+    lo, hi = p.ci or (0, 0)
+    assert 100 * (hi - lo) < 1
+    assert p.describe() == f"9990/10000 (99.9 %, 95 % CI {pct_text(lo, 1)}–{pct_text(hi, 1)} %)"
+    assert "." in p.short().split("(")[1]
+    assert Proportion(0, 13105).describe() == "0/13105 (0.0 %, 95 % CI 0.0–<0.1 %)"
+    assert Proportion(2, 3).describe() == "2/3 (67 %, 95 % CI 21–94 %)"  # wide: whole percent
+
+
+def test_unlinked_plan_from_an_earlier_pregnancy_does_not_leak_in() -> None:
+    earlier = preg(LMP - dt.timedelta(days=400), Outcome.EARLY_MISCARRIAGE, LMP - dt.timedelta(days=340), pid=6)
+    p = preg(LMP, Outcome.LIVE_BIRTH, on(270), pid=7)
+    left_running = plan("progesterone", LMP - dt.timedelta(days=360))  # started in the earlier one, never stopped
+    preconception = plan("aspirin", LMP - dt.timedelta(days=60))  # after the earlier one ended: counts
+    within = plan("levothyroxine", on(20))
+    kept = plans_in(p, [left_running, preconception, within], TODAY, [earlier, p])
+    assert kept == [preconception, within]
+    assert left_running in plans_in(p, [left_running], TODAY)  # without the other pregnancies it cannot tell
+
+
+def test_rates_are_over_closed_windows_only() -> None:
+    rows = tabulate(
+        [
+            ("a", OutcomeClass.LIVE_BIRTH, True),
+            ("a", OutcomeClass.LOSS_UNDER_12, True),
+            ("a", OutcomeClass.LOSS_UNDER_12, False),  # recent: a loss already, a live birth impossible yet
+            ("a", OutcomeClass.ONGOING, False),
+        ],
+        ["a"],
+    )
+    (a,) = rows
+    assert (a.total, a.assessable, a.not_assessable, a.ended) == (4, 2, 2, 2)
+    assert a.live_birth == Proportion(1, 2) and a.losses == Proportion(1, 2)
+    assert a.count(OutcomeClass.LOSS_UNDER_12) == 2  # still classified and shown
+    assert a.share(OutcomeClass.LOSS_UNDER_12) == Proportion(1, 2) and a.share(OutcomeClass.ONGOING) == Proportion(1, 4)
+
+
+def test_recent_conceptions_do_not_bias_the_live_birth_rate() -> None:
+    """The reviewer's simulation: a true 70 % live-birth rate (live birth at 39+0, else a loss at 8+0), conceptions
+    spread evenly over two years up to the report date. Among all pregnancies with an outcome the recent ones,
+    which can have lost but not yet given birth, pull the rate down (about 46 % over the last 365 days); over
+    pregnancies whose outcome window has closed it is unbiased."""
+    rng = random.Random(1)
+    today = dt.date(2026, 11, 22)
+    rows = []
+    truth = []  # (window closed, will be a live birth)
+    for i in range(4000):
+        conceived = today - dt.timedelta(days=rng.randrange(730))
+        day0 = conceived - dt.timedelta(days=14)
+        entry = DatingEntry(
+            day0 + dt.timedelta(days=280), DatingMethod.LMP, day0 + dt.timedelta(days=42), "x", lmp=day0
+        )
+        if rng.random() < 0.70:
+            ended, outcome = day0 + dt.timedelta(days=273), Outcome.LIVE_BIRTH
+        else:
+            ended, outcome = day0 + dt.timedelta(days=56), Outcome.EARLY_MISCARRIAGE
+        truth.append((conceived <= today - dt.timedelta(days=308), outcome is Outcome.LIVE_BIRTH))
+        done = ended <= today
+        p = CurrentPregnancy(i, (entry,), ended_on=ended if done else None, outcome=outcome if done else None)
+        rows.append(("all", classify(p, today), window_closed(p, today)))
+    (r,) = tabulate(rows, ["all"])
+    # every closed-window pregnancy has its outcome: the rate is exactly the cohort's true share, near 70 %
+    closed_births = [born for closed, born in truth if closed]
+    assert r.live_birth == Proportion(sum(closed_births), len(closed_births))
+    assert abs((r.live_birth.rate or 0) - 0.70) < 0.03, r.live_birth.describe()
+    recent = sum(1 for _, _, closed in rows if not closed)
+    assert r.not_assessable == recent and r.assessable == len(rows) - recent
+    # a pregnancy is assessable exactly when conceived at least 308 days before the report date
+    assert ASSESSABLE_AFTER_DAYS == 308 and last_assessable_conception(today) == today - dt.timedelta(days=308)
+    # what the old definition (every pregnancy with an outcome) gave: clearly below the truth
+    (old,) = tabulate([(g, c) for g, c, _ in rows], ["all"])
+    assert (old.live_birth.rate or 0) < (r.live_birth.rate or 0) - 0.05

@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import pytest
@@ -21,7 +22,7 @@ from rmclinic.domain.dating import DatingMethod, date_entry
 from rmclinic.domain.followup import FollowUp, FollowUpKind, FollowUpStatus, SwabResult
 from rmclinic.domain.medication import Anchor, Frequency, Indication, MedicationPlan
 from rmclinic.domain.obstetric import Outcome, PreviousPregnancy
-from rmclinic.domain.outcomes import OutcomeClass, Timing
+from rmclinic.domain.outcomes import OutcomeClass, Proportion, Timing, first_responses
 from rmclinic.domain.patient import PatientData
 from rmclinic.domain.pregnancy import Bleeding, IupMethod, Severity
 from rmclinic.domain.visit import Visit, VisitType
@@ -29,7 +30,7 @@ from rmclinic.domain.workup import ResultValue
 from rmclinic.rules.lifecycle import EventKind, OverrideReason
 from rmclinic.services.container import Services
 from rmclinic.services.dto import AuditFilter
-from rmclinic.services.outcomes import OUTCOMES_CSV_HEADER, OutcomesReport
+from rmclinic.services.outcomes import OUTCOMES_CSV_HEADER, OutcomesReport, _local_midnight
 from rmclinic.services.session import PermissionDenied
 
 START, END = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
@@ -223,6 +224,8 @@ def test_every_figure_matches_the_hand_computed_clinic(services: Services, clock
     assert w.complete.describe() == "1/3 (33 %, 95 % CI 6–79 %)"
     assert w.days_to_complete is not None
     assert (w.days_to_complete.n, w.days_to_complete.median, w.days_to_complete.q1) == (1, 30, 30)
+    # complete within 90 days, among all three first seen 90+ days before the report (not only the completers)
+    assert w.complete_within_90 == Proportion(1, 3)
     # scans and swabs due in 2025: swabs on time and late; scans missed and cancelled (by the live birth)
     fu = {t.kind: t for t in r.follow_ups}
     swab, scan = fu[FollowUpKind.SWAB], fu[FollowUpKind.CERVICAL_LENGTH_SCAN]
@@ -290,6 +293,81 @@ def test_alert_analytics_count_only_the_periods_events(services: Services, clock
     assert r.alerts.titles[first.alert.rule.id] == first.alert.rule.title
     before = services.outcomes.report(dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     assert before.alerts.rules == ()
+
+
+def test_the_loss_to_follow_up_list_covers_every_open_pregnancy_whatever_the_period(
+    services: Services, clock: FixedClock
+) -> None:
+    clinic = hand_computed_clinic(services, clock)
+    r = services.outcomes.report(dt.date(2024, 1, 1), dt.date(2024, 1, 31))  # B2 was conceived in 2025
+    assert r.outcomes.overall.total == 0
+    assert [(p.patient_id, p.edd) for p in r.lost] == [(clinic.b, dt.date(2026, 5, 8))]
+    assert "whatever the period" in services.outcomes.export(r, "csv").decode("utf-8-sig")
+
+
+def test_alerts_fired_before_the_period_and_answered_in_it_are_not_the_periods(
+    services: Services, clock: FixedClock
+) -> None:
+    at(clock, dt.date(2025, 1, 5))
+    pid = services.patients.register(
+        PatientData("OA8", "Ford", "Fern", dt.date(1990, 1, 1), pregnancies=(loss(dt.date(2023, 1, 1)),) * 2)
+    ).id
+    at(clock, dt.date(2025, 6, 1))
+    services.alerts.refresh_all()
+    view = next(v for v in services.alerts.for_patient(pid) if v.alert.rule.severity.value != "critical")
+    at(clock, dt.date(2025, 7, 1))
+    services.alerts.respond(pid, view.alert.rule.id, view.alert.episode, EventKind.ACKNOWLEDGED, "", "")
+    at(clock, dt.date(2026, 11, 22))
+    july = services.outcomes.report(dt.date(2025, 7, 1), dt.date(2025, 7, 31))
+    assert july.alerts.rules == () and july.alerts.roles == ()  # a response, but no alert fired in July
+    june = services.outcomes.report(dt.date(2025, 6, 1), dt.date(2025, 6, 30))
+    acked = next(x for x in june.alerts.rules if x.rule == view.alert.rule.id)
+    assert (acked.fired, acked.acknowledged, acked.open, acked.acceptance) == (1, 1, 0, Proportion(1, 1))
+
+
+def test_alert_days_are_local_days_on_sqlite(
+    sqlite_services: Services, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events are stored as UTC; the period's days are the machine's local days. 02:00 UTC on 2 June is 22:00 on
+    1 June in New York, so an alert fired then belongs to 1 June there."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        svc = sqlite_services
+        at(clock, dt.date(2025, 1, 5))
+        svc.patients.register(
+            PatientData("OA6", "Gale", "Gia", dt.date(1990, 1, 1), pregnancies=(loss(dt.date(2023, 1, 1)),) * 2)
+        )
+        clock.at = dt.datetime(2025, 6, 2, 2, 0, tzinfo=dt.UTC)
+        svc.alerts.refresh_all()
+        at(clock, dt.date(2026, 11, 22))
+        on_the_first = svc.outcomes.report(dt.date(2025, 6, 1), dt.date(2025, 6, 1)).alerts.rules
+        on_the_second = svc.outcomes.report(dt.date(2025, 6, 2), dt.date(2025, 6, 2)).alerts.rules
+        assert on_the_first and sum(x.fired for x in on_the_first) > 0
+        assert on_the_second == ()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_the_audit_entry_names_the_user_whose_permission_was_checked(
+    sqlite_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = sqlite_services
+    act_as(svc, Role.CONSULTANT, "drlee")
+    build = svc.outcomes._build
+
+    def build_then_switch(*args: object) -> OutcomesReport:
+        report = build(*args)  # type: ignore[arg-type]
+        act_as(svc, Role.ADMIN, "someoneelse")  # the session changes hands while the report is being built
+        return report
+
+    monkeypatch.setattr(svc.outcomes, "_build", build_then_switch)
+    svc.outcomes.report(START, END)
+    entries = [e for e in svc.audit.query(AuditFilter(action="view"))[0] if e.entity == "outcomes_report"]
+    assert [e.username for e in entries] == ["drlee"]
 
 
 @pytest.mark.parametrize("role", [Role.NURSE, Role.READ_ONLY])
@@ -372,6 +450,19 @@ def test_csv_is_one_long_table_with_the_documented_columns(sqlite_services: Serv
     assert by_key[("outcomes", "previous_losses", "4 or more", "pregnancies")][5] == "0"
     assert by_key[("workup", "days_first_visit_to_complete", "completed", "median_days")][5] == "30.0"
     assert by_key[("follow_up", "swab", "Vaginal swab", "on_time_rate")][5:8] == ["1", "2", "50.0"]
+    # per-timing rows are counts only: the one rate is over the judged ones (no second denominator)
+    assert by_key[("follow_up", "swab", "Vaginal swab", "late")][5:11] == ["1", "", "", "", "", ""]
+    assert by_key[("follow_up", "swab", "Vaginal swab", "judged")][5] == "2"
+    # an empty group has no rate, so it is not flagged "too few" either
+    assert by_key[("outcomes", "previous_losses", "4 or more", "live_birth")][5:11] == ["0", "0", "", "", "", ""]
+    # percentages rounded half-up from the exact ratio (1/3 -> 33.3; 2/3 -> 66.7)
+    assert by_key[("outcomes", "overall", "All pregnancies", "any_loss")][7] == "66.7"
+    assert by_key[("workup", "protocol", "first seen 90+ days before the report", "complete_within_90_days")][5:7] == [
+        "1",
+        "3",
+    ]
+    note = by_key[("report", "assessable", "2026-01-18", "not_yet_assessable")]
+    assert note[5] == "0" and "not yet assessable: 0" in note[4]
     lost = [x for x in rows if x[0] == "loss_to_follow_up"]
     assert [x[11:] for x in lost] == [["OA2", "Brennan", "Bea", "2026-05-08", "2025-09-01"]]
     assert {x[0] for x in rows[1:]} == {"report", "outcomes", "workup", "follow_up", "loss_to_follow_up"}
@@ -423,18 +514,33 @@ def test_the_report_on_demo_data(sqlite_services: Services) -> None:
     demo_clinic(svc, 150, today)
     r: OutcomesReport = svc.outcomes.report(today - dt.timedelta(days=364), today)
     o = r.outcomes.overall
-    assert o.total > 10 and o.ended > 0 and o.count(OutcomeClass.ONGOING) > 0
+    assert o.total > 10 and o.count(OutcomeClass.ONGOING) > 0
+    # a period up to today: conceptions in the last 308 days are not yet assessable, and the report says so
+    assert r.too_recent and r.last_assessable == today - dt.timedelta(days=308) and o.not_assessable > 0
+    assert o.ended == o.assessable - o.closed_count(OutcomeClass.UNKNOWN) - o.closed_count(OutcomeClass.ONGOING)
     assert (
-        o.count(OutcomeClass.LIVE_BIRTH)
-        + sum(o.count(c) for c in (OutcomeClass.LOSS_UNDER_12, OutcomeClass.LOSS_12_TO_24))
+        o.closed_count(OutcomeClass.LIVE_BIRTH)
+        + sum(o.closed_count(c) for c in (OutcomeClass.LOSS_UNDER_12, OutcomeClass.LOSS_12_TO_24))
         == o.ended
     )
+    csv_text = svc.outcomes.export(r, "csv").decode("utf-8-sig")
+    assert f"not yet assessable: {o.not_assessable}" in csv_text and "Warning: the period ends after" in csv_text
+    pdf_text = " ".join(_pdf_text(svc.outcomes.export(r, "pdf")).split())
+    assert f"not yet assessable: {o.not_assessable}" in pdf_text and "Warning: the period ends after" in pdf_text
     # every grouping accounts for every pregnancy
     for table in (r.outcomes.by_previous_losses, r.outcomes.by_treatment, r.outcomes.by_age):
         assert sum(g.total for g in table) == o.total
     assert r.workup.patients > 0 and 0 < r.workup.complete.k <= r.workup.patients
     assert sum(t.total for t in r.follow_ups) > 0
     assert r.alerts.rules and sum(x.fired for x in r.alerts.rules) > 0 and r.alerts.roles
+    # the SQL count of first responses is the domain's definition, alert by alert
+    since, until = _local_midnight(r.start), _local_midnight(r.end + dt.timedelta(days=1))
+    with svc.outcomes._uow(read_only=True) as uow:
+        in_sql = sorted(uow.outcomes.first_responses(since, until))
+        events = uow.outcomes.events_of_alerts_fired(since, until)
+    by_hand = Counter(first_responses(events, since, until))
+    assert in_sql == sorted((*k, n) for k, n in by_hand.items())
+    assert {o for _, o, _, _, _ in in_sql} >= {"open", "acknowledged", "overridden"}
     assert r.demo
     text = _pdf_text(svc.outcomes.export(r, "pdf"))
     assert "DEMO DATA" in text and f"n = {o.total}" in text

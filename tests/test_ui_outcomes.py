@@ -61,11 +61,16 @@ def test_run_fills_tables_and_charts_and_saves_pdf_and_csv(
     page.resize(1100, 800)
     page.show()
     page.load()
-    assert page.start.text() == "23/11/2025" and page.end.text() == "22/11/2026"  # the last 365 days
+    # 365 days of conceptions ending 308 days before today: every outcome window in it has closed
+    assert page.start.text() == "19/01/2025" and page.end.text() == "18/01/2026"
     assert not page.pdf_button.isEnabled() and not page.csv_button.isEnabled()
-    run(qtbot, page)
+    run(qtbot, page, page.start.text(), page.end.text())
+    assert page.report is not None and not page.report.too_recent and page.warning.isHidden()
+    run(qtbot, page)  # the last 365 days: most are not yet assessable, and the page warns
     r = page.report
-    assert r is not None
+    assert r is not None and r.too_recent and r.outcomes.overall.not_assessable > 0
+    assert page.warning.isVisibleTo(page) and "not yet assessable" in page.warning.text()
+    assert f"not yet assessable: {r.outcomes.overall.not_assessable}" in page.summary.text()
     assert page.outcome_tables["losses"].rowCount() == 4 and page.outcome_tables["age"].rowCount() == 4
     assert page.outcome_tables["treatment"].rowCount() == 5
     total = sum(int(page.outcome_tables["age"].item(i, 1).text()) for i in range(4))
@@ -83,6 +88,21 @@ def test_run_fills_tables_and_charts_and_saves_pdf_and_csv(
     assert bars.isLabelsVisible()  # the numbers are beside the bars
     assert [b.label() for b in bars.barSets()] == ["Pregnancies"]
     assert sum(bars.barSets()[0].at(i) for i in range(bars.barSets()[0].count())) == r.outcomes.overall.total
+    # rate charts: k/n with the percentage in each category (the report's rounding), † for a small group, and no bar
+    # (nor a "0 %" label) for an empty group
+    rates = next(c for c in charts if c.chart().title().startswith("Live birth")).chart()
+    rate_bars = rates.series()[0]
+    assert not rate_bars.isLabelsVisible()
+    names = list(reversed(rates.axes()[0].categories())) if hasattr(rates.axes()[0], "categories") else []
+    if not names:
+        names = list(reversed(next(a for a in rates.axes() if hasattr(a, "categories")).categories()))
+    for row, name in zip(r.outcomes.by_treatment, names, strict=True):
+        assert row.live_birth.short() in name.replace("&lt;", "<").replace("&gt;", ">")
+        assert ("†" in name) == row.live_birth.small
+        if row.live_birth.n == 0:
+            assert name.endswith(": 0/0")
+    values = [rate_bars.barSets()[0].at(i) for i in range(rate_bars.barSets()[0].count())][::-1]
+    assert all(v == 0 for v, row in zip(values, r.outcomes.by_treatment, strict=True) if row.live_birth.n == 0)
     # lost to follow-up: listed, and Enter opens the patient
     assert page.lost_table.rowCount() == 1 and page.lost_table.item(0, 0).text() == "LOST1"
     assert page.lost_table.item(0, 1).text() == "Quinn, Zoë" and page.lost_table.item(0, 3).text() == "05/01/2026"
@@ -104,6 +124,27 @@ def test_run_fills_tables_and_charts_and_saves_pdf_and_csv(
     assert "Exported the outcomes audit" in page.summary.text()
     page.grab().save(str(tmp_path / "outcomes-page.png"))
     assert (tmp_path / "outcomes-page.png").stat().st_size > 10_000
+
+
+def test_a_failure_is_logged_without_its_message_and_a_closed_page_is_left_alone(
+    qtbot: QtBot, svc: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shiboken6
+
+    page = OutcomesPage(svc)  # not handed to qtbot: the test deletes it
+    try:
+        raise ValueError("Quinn, Zoë LOST1")  # a message can carry patient data
+    except ValueError as exc:
+        failure = exc
+    with caplog.at_level("ERROR", logger="rmclinic.ui.outcomes"):
+        page._on_failed(failure)
+    assert "the report failed; see the log" in page.error.text().lower()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "ValueError" in logged and "test_ui_outcomes.py" in logged and "Quinn" not in logged
+    shiboken6.delete(page)  # the page closed while the worker ran: its callbacks must not touch deleted widgets
+    page._on_failed(failure)
+    report = svc.outcomes.report(dt.date(2025, 1, 1), dt.date(2025, 1, 31))
+    page._on_report(report)
 
 
 def test_a_bad_period_is_refused_at_the_field(qtbot: QtBot, svc: Services) -> None:

@@ -360,6 +360,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"wrote the outcomes audit {report.period} ({n} pregnanc{'y' if n == 1 else 'ies'}, "
         f"{len(report.lost)} lost to follow-up) to {out}"
     )
+    if report.too_recent:  # the file says so too; a script's log should
+        print(
+            f"warning: the period ends after {report.last_assessable.isoformat()}: "
+            f"{report.outcomes.overall.not_assessable} pregnancies are not yet assessable and are left out of the "
+            "rates",
+            file=sys.stderr,
+        )
     return 0
 
 

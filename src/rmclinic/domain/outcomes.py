@@ -10,8 +10,10 @@ Definitions (docs/outcomes-audit.md says the same in words):
   stillbirth at 24+0 or later (the gestation on the day it ended, from the EDD in force; the outcome type when
   that gestation is unusable); ectopic or molar; another ending (termination, a live birth before 24+0);
   **ongoing** while open and not past EDD + 6 weeks; **unknown** when still open past EDD + 6 weeks.
-  Rates are among pregnancies with a recorded outcome: ongoing and unknown ones are counted but are not in the
-  denominator.
+  Rates are over pregnancies whose **outcome window has closed** (EDD + 6 weeks on or before the report date,
+  i.e. conceived at least ``ASSESSABLE_AFTER_DAYS`` = 308 days before it) and that have a recorded outcome. A
+  pregnancy conceived more recently can already have a loss but not yet a live birth, so including it would bias
+  the rates towards loss; it is counted by its class but reported as **not yet assessable**.
 - **Wilson score interval** (Wilson 1927), z = 1.959964 for 95 %:
   centre = (p + z²/2n) / (1 + z²/n), half-width = z / (1 + z²/n) * sqrt(p(1-p)/n + z²/4n²). It stays within
   0-100 % and is sensible for 0/n and n/n, where the normal approximation is not.
@@ -29,7 +31,9 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from .dating import FERTILISATION_DAY, TERM_DAYS, day0_from_edd, gestation_days_on
 from .followup import FollowUp, FollowUpKind, FollowUpStatus
@@ -43,6 +47,8 @@ Z95 = 1.959964  # the 97.5th centile of the standard normal distribution
 SMALL_GROUP = 10  # fewer than this: counts and interval, flagged as too few to read as a rate
 UNKNOWN_AFTER_DAYS = 42  # an open pregnancy this long past its EDD has an unknown outcome (EDD + 6 weeks)
 CONCEPTION_BEFORE_EDD = TERM_DAYS - FERTILISATION_DAY  # 266 days
+ASSESSABLE_AFTER_DAYS = CONCEPTION_BEFORE_EDD + UNKNOWN_AFTER_DAYS  # 308: conception to the window's close
+WORKUP_WITHIN_DAYS = 90  # "workup complete within 90 days of the first visit"
 
 
 # -- statistics -------------------------------------------------------------------------------------------------
@@ -65,8 +71,28 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _pct(x: float) -> str:
-    return f"{round(100 * x + 1e-9):d}"
+def pct(x: float, decimals: int = 0) -> str:
+    """A fraction as a percentage, rounded half-up (the one rounding every table, chart and CSV uses): "67", or with
+    ``decimals`` "66.7"; a value that would round to 0 or 100 while not being exactly that is "<0.1"/">99.9"-style."""
+    q = Decimal(1).scaleb(-decimals)
+    v = (Decimal(repr(100 * x)) + Decimal("1e-9")).quantize(q, rounding=ROUND_HALF_UP)
+    if decimals and v == 0 and x > 0:
+        return f"<{q}"
+    if decimals and v == 100 and x < 1:
+        return f">{Decimal(100) - q}"
+    return f"{v}"
+
+
+def pct_number(k: int | float, n: int | float = 1) -> Decimal:
+    """k/n as a percentage to one decimal, rounded half-up (the CSV's numbers; exact for a count ratio)."""
+    exact = Decimal(k) * 100 / Decimal(n) if isinstance(k, int) and isinstance(n, int) else Decimal(repr(100 * k / n))
+    return exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def ci_text(lo: float, hi: float) -> str:
+    """'21–94' in whole percent, or to one decimal when the interval is narrower than one point."""
+    decimals = 1 if 100 * (hi - lo) < 1 else 0
+    return f"{pct(lo, decimals)}–{pct(hi, decimals)}"
 
 
 @dataclass(frozen=True)
@@ -95,7 +121,17 @@ class Proportion:
             return f"{self.k}/{self.n}"
         ci = self.ci
         assert ci is not None
-        return f"{self.k}/{self.n} ({_pct(self.k / self.n)} %, 95 % CI {_pct(ci[0])}–{_pct(ci[1])} %)"
+        decimals = 1 if 100 * (ci[1] - ci[0]) < 1 else 0
+        return f"{self.k}/{self.n} ({pct(self.k / self.n, decimals)} %, 95 % CI {ci_text(*ci)} %)"
+
+    def short(self) -> str:
+        """'2/3 67 % (21–94)' for chart labels; '0/0' for an empty group."""
+        if self.n == 0 or self.k > self.n:
+            return f"{self.k}/{self.n}"
+        ci = self.ci
+        assert ci is not None
+        decimals = 1 if 100 * (ci[1] - ci[0]) < 1 else 0
+        return f"{self.k}/{self.n}  {pct(self.k / self.n, decimals)} % ({ci_text(*ci)})"
 
 
 def quantile(ordered: Sequence[float], q: float) -> float:
@@ -249,11 +285,23 @@ TREATMENT_LABELS = {
 }
 
 
-def plans_in(p: CurrentPregnancy, plans: Sequence[MedicationPlan], today: dt.date) -> list[MedicationPlan]:
+def plans_in(
+    p: CurrentPregnancy,
+    plans: Sequence[MedicationPlan],
+    today: dt.date,
+    others: Sequence[CurrentPregnancy] = (),
+) -> list[MedicationPlan]:
     """The pregnancy's medication: plans linked to it, and unlinked plans taken during it (started by its end and
-    not stopped before its day 0). Cancelled plans (never taken, or entered in error) are left out."""
+    not stopped before its day 0). An unlinked plan started on or before the end of an earlier clinic pregnancy
+    (``others``: the patient's pregnancies) belongs to that one, even if it was never stopped: it does not leak
+    into a later pregnancy. A plan started before this pregnancy and after any earlier one ended (pre-conception
+    aspirin, say) counts. Cancelled plans (never taken, or entered in error) are left out."""
     day0 = day0_from_edd(p.edd)
     end = p.ended_on or today
+    earlier_end = max(
+        (q.ended_on for q in others if q.id != p.id and q.ended_on is not None and q.ended_on <= day0),
+        default=None,
+    )
     out = []
     for m in plans:
         if m.status is PlanStatus.CANCELLED:
@@ -261,6 +309,8 @@ def plans_in(p: CurrentPregnancy, plans: Sequence[MedicationPlan], today: dt.dat
         if m.pregnancy_id is not None:
             if m.pregnancy_id == p.id:
                 out.append(m)
+            continue
+        if earlier_end is not None and m.start <= earlier_end:
             continue
         stop = m.stop_date(p.edd)
         if m.start <= end and (stop is None or stop > day0):
@@ -289,38 +339,77 @@ def treatment(p: CurrentPregnancy, plans: Sequence[MedicationPlan]) -> Treatment
 
 @dataclass(frozen=True)
 class OutcomeRow:
-    """One group's pregnancies by outcome class (``counts`` in ``OutcomeClass`` order)."""
+    """One group's pregnancies by outcome class (``counts`` in ``OutcomeClass`` order), and the same for those whose
+    outcome window has closed (``closed``: the only ones in the rates)."""
 
     group: str
     counts: tuple[int, ...]
+    closed: tuple[int, ...] = ()
 
     def count(self, c: OutcomeClass) -> int:
         return self.counts[list(OutcomeClass).index(c)]
+
+    def closed_count(self, c: OutcomeClass) -> int:
+        return self.closed[list(OutcomeClass).index(c)] if self.closed else self.count(c)
 
     @property
     def total(self) -> int:
         return sum(self.counts)
 
     @property
+    def assessable(self) -> int:
+        """Pregnancies whose outcome window has closed (EDD + 6 weeks on or before the report date)."""
+        return sum(self.closed) if self.closed else self.total
+
+    @property
+    def not_assessable(self) -> int:
+        """Conceived too recently for the rates (window still open), whatever their class so far."""
+        return self.total - self.assessable
+
+    @property
     def ended(self) -> int:
-        return self.total - sum(self.count(c) for c in OPEN_CLASSES)
+        """Assessable pregnancies with a recorded outcome: the rates' denominator."""
+        return self.assessable - sum(self.closed_count(c) for c in OPEN_CLASSES)
 
     @property
     def live_birth(self) -> Proportion:
-        return Proportion(self.count(OutcomeClass.LIVE_BIRTH), self.ended)
+        return Proportion(self.closed_count(OutcomeClass.LIVE_BIRTH), self.ended)
 
     @property
     def losses(self) -> Proportion:
-        return Proportion(sum(self.count(c) for c in LOSS_CLASSES), self.ended)
+        return Proportion(sum(self.closed_count(c) for c in LOSS_CLASSES), self.ended)
+
+    def share(self, c: OutcomeClass) -> Proportion:
+        """An ended class among the assessable pregnancies with an outcome; ongoing/unknown among all."""
+        if c in OPEN_CLASSES:
+            return Proportion(self.count(c), self.total)
+        return Proportion(self.closed_count(c), self.ended)
 
 
-def tabulate(rows: Iterable[tuple[str, OutcomeClass]], groups: Sequence[str]) -> tuple[OutcomeRow, ...]:
-    """Counts per group (every group in ``groups`` listed, in that order, even when empty) and outcome class."""
+def window_closed(p: CurrentPregnancy, today: dt.date) -> bool:
+    """The outcome window has closed: EDD + 6 weeks on or before ``today`` (conceived >= 308 days before it)."""
+    return outcome_due_by(p) <= today
+
+
+def last_assessable_conception(today: dt.date) -> dt.date:
+    """The latest conception date whose outcome window has closed by ``today``."""
+    return today - dt.timedelta(days=ASSESSABLE_AFTER_DAYS)
+
+
+def tabulate(
+    rows: Iterable[tuple[str, OutcomeClass] | tuple[str, OutcomeClass, bool]], groups: Sequence[str]
+) -> tuple[OutcomeRow, ...]:
+    """Counts per group (every group in ``groups`` listed, in that order, even when empty) and outcome class, from
+    (group, class) or (group, class, window closed) rows (without the flag, a row counts as closed)."""
     classes = list(OutcomeClass)
     counts = {g: [0] * len(classes) for g in groups}
-    for group, c in rows:
+    closed = {g: [0] * len(classes) for g in groups}
+    for row in rows:
+        group, c = row[0], row[1]
+        is_closed = row[2] if len(row) > 2 else True
         counts.setdefault(group, [0] * len(classes))[classes.index(c)] += 1
-    return tuple(OutcomeRow(g, tuple(v)) for g, v in counts.items())
+        closed.setdefault(group, [0] * len(classes))[classes.index(c)] += bool(is_closed)
+    return tuple(OutcomeRow(g, tuple(v), tuple(closed[g])) for g, v in counts.items())
 
 
 # -- follow-up adherence ----------------------------------------------------------------------------------------
@@ -330,6 +419,7 @@ AUDITED_FOLLOW_UPS = (FollowUpKind.CERVICAL_LENGTH_SCAN, FollowUpKind.SWAB)
 
 class Timing(StrEnum):
     ON_TIME = "on_time"
+    EARLY = "early"
     LATE = "late"
     MISSED = "missed"
     PENDING = "not_yet_due"
@@ -337,25 +427,32 @@ class Timing(StrEnum):
     UNDATED = "done_date_not_recorded"
 
 
+JUDGED_TIMINGS = (Timing.ON_TIME, Timing.EARLY, Timing.LATE, Timing.MISSED)  # the on-time rate's denominator
+
 TIMING_LABELS = {
     Timing.ON_TIME: "On time",
+    Timing.EARLY: "Early",
     Timing.LATE: "Late",
     Timing.MISSED: "Missed",
-    Timing.PENDING: "Window still open",
+    Timing.PENDING: "Not yet due or window still open",
     Timing.CANCELLED: "Cancelled",
     Timing.UNDATED: "Done, date not recorded",
 }
 
 
 def timing(f: FollowUp, today: dt.date) -> Timing:
-    """Done by the end of its window (early counts as on time), done later, missed (marked missed, or still due
-    after its window), still within its window, or cancelled."""
-    window_end = f.due_date + dt.timedelta(days=f.window_days)
+    """Done within its window (``window_days`` either side of the due date, as ``domain/followup.py`` defines it),
+    done before it (early), done after it (late), missed (marked missed, or still due after its window), not yet
+    due or still within its window, or cancelled."""
+    window = dt.timedelta(days=f.window_days)
+    window_end = f.due_date + window
     if f.status is FollowUpStatus.CANCELLED:
         return Timing.CANCELLED
     if f.status is FollowUpStatus.DONE:
         if f.result_date is None:
             return Timing.UNDATED
+        if f.result_date < f.due_date - window:
+            return Timing.EARLY
         return Timing.ON_TIME if f.result_date <= window_end else Timing.LATE
     if f.status is FollowUpStatus.MISSED or today > window_end:
         return Timing.MISSED
@@ -376,9 +473,12 @@ class TimingRow:
 
     @property
     def on_time(self) -> Proportion:
-        """On time among those whose window has passed (on time, late or missed)."""
-        judged = self.count(Timing.ON_TIME) + self.count(Timing.LATE) + self.count(Timing.MISSED)
-        return Proportion(self.count(Timing.ON_TIME), judged)
+        """On time among those judged (on time, early, late or missed)."""
+        return Proportion(self.count(Timing.ON_TIME), self.judged)
+
+    @property
+    def judged(self) -> int:
+        return sum(self.count(t) for t in JUDGED_TIMINGS)
 
 
 def timing_rows(items: Iterable[tuple[FollowUpKind, Timing]]) -> tuple[TimingRow, ...]:
@@ -458,26 +558,40 @@ def completed_on(protocol: Sequence[str], items: Sequence[WorkupItem]) -> dt.dat
 # -- alert analytics --------------------------------------------------------------------------------------------
 
 
+RESPONSES = ("acknowledged", "overridden", "snoozed")
+
+
 @dataclass(frozen=True)
 class AlertRuleRow:
+    """Alerts of one rule fired in the period, each by its first response: acknowledged, overridden, snoozed, ended
+    without a response, or still open (no event after the firing)."""
+
     rule: str
     fired: int
     acknowledged: int
     overridden: int
     snoozed: int
     ended: int
+    open: int = 0
+
+    @property
+    def closed(self) -> int:
+        """Fired alerts answered or ended: the rates' denominator (still-open ones are left out)."""
+        return self.fired - self.open
 
     @property
     def acceptance(self) -> Proportion:
-        return Proportion(self.acknowledged, self.fired)
+        return Proportion(self.acknowledged, self.closed)
 
     @property
     def override(self) -> Proportion:
-        return Proportion(self.overridden, self.fired)
+        return Proportion(self.overridden, self.closed)
 
 
 @dataclass(frozen=True)
 class AlertRoleRow:
+    """First responses by the responder's role."""
+
     role: str
     acknowledged: int
     overridden: int
@@ -489,25 +603,66 @@ class AlertRoleRow:
 
     @property
     def override(self) -> Proportion:
-        """Overrides among this role's responses."""
+        """Overrides among this role's first responses."""
         return Proportion(self.overridden, self.responses)
 
 
+class AlertEventRow(NamedTuple):
+    """One stored alert event, as the audit reads it (a tuple: a year's events of a large clinic are 10^5-10^6)."""
+
+    patient_id: int
+    rule_id: str
+    rule_version: int
+    episode: str
+    kind: str
+    at: dt.datetime
+    role: str
+    reason_code: str
+
+
+def first_responses(
+    events: Iterable[AlertEventRow], since: dt.datetime, until: dt.datetime
+) -> list[tuple[str, str, str, str]]:
+    """(rule, outcome, role, reason) for every alert fired at or after ``since`` and before ``until``. An alert is
+    the (patient, rule, rule version, episode) of a firing; its outcome is the kind of the first event of the same
+    alert after the firing (and before it fires again): acknowledged, overridden, snoozed or ended, else "open".
+    The role and reason are the first response's. Events come as written (equal times keep that order); the
+    report counts the same in SQL (``persistence/outcomes.py``, ``first_responses``)."""
+    alerts: dict[tuple[int, str, int, str], list[AlertEventRow]] = {}
+    for e in events:
+        alerts.setdefault((e.patient_id, e.rule_id, e.rule_version, e.episode), []).append(e)
+    out = []
+    for history in alerts.values():
+        history.sort(key=lambda e: e.at)  # stable: events at the same moment stay as written
+        for i, e in enumerate(history):
+            if e.kind != "fired" or not since <= e.at < until:
+                continue
+            nxt = history[i + 1] if i + 1 < len(history) else None
+            if nxt is None or nxt.kind == "fired":
+                out.append((e.rule_id, "open", "", ""))
+            else:
+                out.append((e.rule_id, nxt.kind, nxt.role, nxt.reason_code))
+    return out
+
+
 def alert_rows(
-    counts: Iterable[tuple[str, str, str, str, int]],
+    alerts: Iterable[tuple[str, str, str, str] | tuple[str, str, str, str, int]],
 ) -> tuple[tuple[AlertRuleRow, ...], tuple[AlertRoleRow, ...], tuple[tuple[str, int], ...]]:
-    """Per rule, per responding role, and per override reason, from (rule, kind, role, reason, count) rows.
-    Firings are the system's (no role), so the role rows hold responses only."""
+    """Per rule, per responding role, and per override reason, from ``first_responses``' (rule, outcome, role,
+    reason) rows, one per alert fired in the period, or the same with a count (the SQL version's rows)."""
     rules: dict[str, dict[str, int]] = {}
     roles: dict[str, dict[str, int]] = {}
     reasons: dict[str, int] = {}
-    for rule, kind, role, reason, n in counts:
+    for row in alerts:
+        rule, outcome, role, reason = row[:4]
+        n = row[4] if len(row) > 4 else 1
         per_rule = rules.setdefault(rule, {})
-        per_rule[kind] = per_rule.get(kind, 0) + n
-        if kind in ("acknowledged", "overridden", "snoozed"):
+        per_rule["fired"] = per_rule.get("fired", 0) + n
+        per_rule[outcome] = per_rule.get(outcome, 0) + n
+        if outcome in RESPONSES:
             per_role = roles.setdefault(role, {})
-            per_role[kind] = per_role.get(kind, 0) + n
-        if kind == "overridden":
+            per_role[outcome] = per_role.get(outcome, 0) + n
+        if outcome == "overridden":
             reasons[reason] = reasons.get(reason, 0) + n
 
     def rule_key(r: str) -> tuple[int, str]:
@@ -522,6 +677,7 @@ def alert_rows(
             c.get("overridden", 0),
             c.get("snoozed", 0),
             c.get("ended", 0),
+            c.get("open", 0),
         )
         for r, c in sorted(rules.items(), key=lambda kv: rule_key(kv[0]))
     )

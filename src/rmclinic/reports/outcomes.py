@@ -10,6 +10,7 @@ the footer says so on every page when it is not empty.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
@@ -35,7 +37,6 @@ from reportlab.platypus import (
 from ..domain.followup import KIND_LABELS
 from ..domain.outcomes import (
     LOSS_CLASSES,
-    OPEN_CLASSES,
     OUTCOME_CLASS_SHORT,
     SMALL_GROUP,
     TIMING_LABELS,
@@ -144,6 +145,8 @@ def _bar_chart(
     ch.categoryAxis.labels.fontName = REGULAR
     ch.categoryAxis.labels.fontSize = 8
     ch.categoryAxis.labels.boxAnchor = "e"
+    ch.categoryAxis.labels.textAnchor = "end"
+    ch.categoryAxis.labels.leading = 8.5
     ch.categoryAxis.labels.dx = -4
     ch.categoryAxis.strokeColor = BLACK
     if stacked:
@@ -178,17 +181,17 @@ def _bar_chart(
             ch.barLabels[i].boxFillColor = colors.white
     d.add(ch)
     ch.draw()  # lays out the axes, whose scales place the totals below
-    if stacked:
+    if stacked:  # the total right of the plot, clear of the last segment's own number
         for i in range(len(categories)):
             total = sum(s[i] for s in series)
             start, width = ch.categoryAxis.scale(len(categories) - 1 - i)
-            _label(d, ch.valueAxis.scale(total) + 3, start + width / 2, f"n = {total:g}", "start", BLACK)
+            _label(d, ch.x + ch.width + 6, start + width / 2, f"n = {total:g}", "start", BLACK)
     if legend:
         lg = Legend()
         lg.x, lg.y = ch.x, d.height - 4
         lg.alignment = "right"
         lg.columnMaximum = 1
-        lg.deltax = 95
+        lg.deltax = min(95, (FRAME_W - ch.x) / max(1, len(legend)))
         lg.fontName, lg.fontSize = REGULAR, 8
         lg.strokeColor, lg.strokeWidth = BLACK, 0.4
         lg.colorNamePairs = list(zip([colors.white if f == HATCHED else f for f in fills], legend, strict=False))
@@ -207,8 +210,8 @@ def _label(d: Drawing, x: float, y: float, text: str, anchor: str, fill: Any) ->
 def _rate_chart(rows: Sequence[tuple[str, Proportion]]) -> Drawing:
     """Rates as bars (percent) with the 95 % interval as a whisker, each labelled k/n and the interval."""
     shown = list(rows)
-    cats = [_clip(g, 34) + (f" {SMALL_MARK}" if p.small else "") for g, p in shown]
-    values = [100 * (p.rate or 0.0) for _, p in shown]
+    cats = [_wrap(g + (f" {SMALL_MARK}" if p.small else "")) for g, p in shown]
+    values = [100 * (p.rate or 0.0) for _, p in shown]  # an empty group (0/0) draws no bar: its label says 0/0
     texts = [_short(p) for _, p in shown]
     d = _bar_chart(cats, [values], [GREY], [[""] * len(values)], value_max=100)
     # the same geometry as _bar_chart's: the plot from 14 points up, one band of 13 + 8 points per category
@@ -230,16 +233,18 @@ def _scale(x: float, width: float) -> Any:
     return lambda pct: x + width * pct / 100
 
 
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+def _wrap(text: str, width: int = 32, lines: int = 2) -> str:
+    """A category name on up to two lines of the label column (the last clipped only if it is still too long)."""
+    parts = textwrap.wrap(text, width) or [""]
+    if len(parts) > lines:
+        rest = " ".join(parts[lines - 1 :])
+        parts = [*parts[: lines - 1], rest if len(rest) <= width else rest[: width - 1].rstrip() + "…"]
+    return "\n".join(parts)
 
 
 def _short(p: Proportion) -> str:
-    if p.n == 0:
-        return "0/0"
-    ci = p.ci
-    assert ci is not None and p.rate is not None
-    return f"{p.k}/{p.n}  {100 * p.rate:.0f} % ({100 * ci[0]:.0f}–{100 * ci[1]:.0f})"
+    """k/n with the percentage and interval, as every chart label shows it (one rounding: ``Proportion.short``)."""
+    return p.short() + (f" {SMALL_MARK}" if p.small else "")
 
 
 # -- tables -----------------------------------------------------------------------------------------------------
@@ -249,13 +254,27 @@ _HEAD = ParagraphStyle("head", fontName=BOLD, fontSize=7.5, leading=9, textColor
 _HEAD_R = ParagraphStyle("head_r", parent=_HEAD, alignment=2)
 
 
+def _fit(head: Sequence[Any], widths: Sequence[float]) -> list[float]:
+    """Column widths wide enough for the longest word of each header (a header wraps between words, never inside
+    one: "Cancelle/d"), the room taken from the first column, whose text wraps."""
+    out = list(widths)
+    for i, h in enumerate(head):
+        if i == 0 or not isinstance(h, str):
+            continue
+        need = max(stringWidth(w, BOLD, _HEAD.fontSize) for w in h.split()) + 7
+        if out[i] < need:
+            out[0] -= need - out[i]
+            out[i] = need
+    return out
+
+
 def _table(rows: list[list[Any]], widths: Sequence[float], numeric_from: int = 1) -> Table:
     """A table whose header cells wrap (right-aligned over the numbers)."""
     head = [
         Paragraph(esc(h), _HEAD if i < numeric_from else _HEAD_R) if isinstance(h, str) else h
         for i, h in enumerate(rows[0])
     ]
-    t = Table([head, *rows[1:]], colWidths=list(widths), repeatRows=1)
+    t = Table([head, *rows[1:]], colWidths=_fit(rows[0], widths), repeatRows=1)
     t.setStyle(
         TableStyle(
             [
@@ -276,6 +295,15 @@ def _table(rows: list[list[Any]], widths: Sequence[float], numeric_from: int = 1
     return t
 
 
+def _class_label(row: OutcomeRow, c: OutcomeClass) -> str:
+    """An outcome bar's label: k/n with the percentage (ended classes of the assessable pregnancies with an outcome,
+    ongoing and unknown of all); the bar itself counts every pregnancy in the class."""
+    share = row.share(c)
+    shown = share.short()
+    extra = row.count(c) - share.k
+    return shown + (f" (+{extra} not yet assessable)" if extra else "")
+
+
 def _cell(p: Proportion) -> str:
     return p.describe() + (f" {SMALL_MARK}" if p.small else "")
 
@@ -291,6 +319,7 @@ def _outcome_table(title: str, rows: Sequence[OutcomeRow], styles: dict[str, Par
         "Other*",
         "Ongoing",
         "Unknown",
+        "Not yet assess-able",
     ]
     body: list[list[Any]] = [head]
     for r in rows:
@@ -304,9 +333,10 @@ def _outcome_table(title: str, rows: Sequence[OutcomeRow], styles: dict[str, Par
                 str(other),
                 str(r.count(OutcomeClass.ONGOING)),
                 str(r.count(OutcomeClass.UNKNOWN)),
+                str(r.not_assessable),
             ]
         )
-    widths = [32 * mm, 8 * mm, 48 * mm, 15 * mm, 17 * mm, 16 * mm, 13 * mm, 15 * mm, 16 * mm]
+    widths = [24 * mm, 10 * mm, 42 * mm, 13 * mm, 15 * mm, 17 * mm, 12 * mm, 16 * mm, 17 * mm, 14 * mm]
     return [Paragraph(esc(title), styles["h3"]), _table(body, widths)]
 
 
@@ -337,11 +367,13 @@ def _story(r: OutcomesReport, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             st["body"],
         )
     )
+    if r.too_recent:
+        out.append(Paragraph("<b>" + esc(r.assessable_warning()) + "</b>", st["body"]))
     out.append(
         Paragraph(
-            "Conceived in the period: the estimated conception date (EDD in force − 266 days) falls in it. Rates are "
-            "among pregnancies with a recorded outcome (ongoing and unknown are counted, not in the denominator), "
-            f"with 95 % Wilson score intervals. {SMALL_MARK} fewer than {SMALL_GROUP} in the group: too few to read "
+            "Conceived in the period: the estimated conception date (EDD in force − 266 days) falls in it. "
+            + esc(r.assessable_note())
+            + f" 95 % Wilson score intervals. {SMALL_MARK} fewer than {SMALL_GROUP} in the group: too few to read "
             "as a rate. Live birth means a live birth at 24+0 or later. Definitions: docs/outcomes-audit.md.",
             st["note"],
         )
@@ -352,20 +384,21 @@ def _story(r: OutcomesReport, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     total = o.overall
     classes = list(OutcomeClass)
     counts = [total.count(c) for c in classes]
-    texts = []
-    for c, k in zip(classes, counts, strict=True):
-        denominator = total.total if c in OPEN_CLASSES else total.ended
-        of_all = " of all" if c in OPEN_CLASSES else ""  # ongoing and unknown: not of those with an outcome
-        texts.append(f"{k}" + (f" ({100 * k / denominator:.0f} %{of_all})" if denominator and k else ""))
+    texts = [_class_label(total, c) for c in classes]
     fills = [GREY] * len(classes)
     out.append(
         KeepTogether(
             [
-                Paragraph(f"All pregnancies (n = {total.total}; {total.ended} with a recorded outcome)", st["h3"]),
+                Paragraph(
+                    f"All pregnancies (n = {total.total}; {total.ended} assessable with a recorded outcome; "
+                    f"not yet assessable: {total.not_assessable})",
+                    st["h3"],
+                ),
                 _bar_chart([OUTCOME_CLASS_SHORT[c] for c in classes], [counts], fills[:1], [texts]),
                 Paragraph(
-                    f"Live birth {_cell(total.live_birth)}; any loss {_cell(total.losses)}. Percentages of ended "
-                    "classes are of pregnancies with an outcome; ongoing and unknown of all.",
+                    f"Live birth {_cell(total.live_birth)}; any loss {_cell(total.losses)}. Bars count every "
+                    "pregnancy; the k/n of ended classes are among assessable pregnancies with an outcome, ongoing "
+                    "and unknown of all.",
                     st["note"],
                 ),
             ]
@@ -401,8 +434,9 @@ def _story(r: OutcomesReport, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out.append(
         Paragraph(
             f"Patients first seen (earliest attended visit) in the period, not archived: <b>{w.patients}</b>. "
-            f"Every protocol item done: {_cell(w.complete)}. Days from the first visit to the last protocol item "
-            "done, among those complete: "
+            f"Every protocol item done: {_cell(w.complete)}. Complete within 90 days of the first visit, among those "
+            f"first seen at least 90 days before the report: {_cell(w.complete_within_90)}. Days from the first "
+            "visit to the last protocol item done, among those complete only: "
             + (w.days_to_complete.describe() if w.days_to_complete else "none complete")
             + ".",
             st["body"],
@@ -421,13 +455,14 @@ def _story(r: OutcomesReport, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out.append(Paragraph("3. Scans and swabs: done on time, late, missed", st["h2"]))
     out.append(
         Paragraph(
-            "Cervical-length scans and swabs due in the period. On time: done by the end of the window (early counts "
-            "as on time); late: done after it; missed: marked missed, or still not done after the window.",
+            "Cervical-length scans and swabs due in the period. On time: done within the window either side of the "
+            "due date; early: before it; late: after it; missed: marked missed, or still not done after the window. "
+            "The rate is over those judged (on time, early, late or missed); n beside a bar is that number.",
             st["note"],
         )
     )
-    order = [Timing.ON_TIME, Timing.LATE, Timing.MISSED]
-    fu_fills = [BLACK, LIGHT, HATCHED]
+    order = [Timing.ON_TIME, Timing.EARLY, Timing.LATE, Timing.MISSED]
+    fu_fills = [BLACK, GREY, LIGHT, HATCHED]
     kinds = [KIND_LABELS[t.kind] for t in r.follow_ups]
     series = [[float(t.count(x)) for t in r.follow_ups] for x in order]
     out.append(
@@ -442,23 +477,26 @@ def _story(r: OutcomesReport, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         )
     )
     fu_rows: list[list[Any]] = [["Kind", "Due", *(TIMING_LABELS[x] for x in Timing), "On time, of those judged"]]
+    fu_rows[0][2 + list(Timing).index(Timing.PENDING)] = "Not yet due / window open"
     for t in r.follow_ups:
         fu_rows.append(
             [
-                KIND_LABELS[t.kind],
+                Paragraph(esc(KIND_LABELS[t.kind]), st["cell"]),
                 str(t.total),
                 *(str(t.count(x)) for x in Timing),
                 Paragraph(_cell(t.on_time), st["cell_r"]),
             ]
         )
-    out.append(_table(fu_rows, [28 * mm, 9 * mm, 12 * mm, 9 * mm, 14 * mm, 16 * mm, 17 * mm, 19 * mm, 56 * mm]))
+    out.append(
+        _table(fu_rows, [26 * mm, 10 * mm, 11 * mm, 10 * mm, 9 * mm, 13 * mm, 17 * mm, 16 * mm, 15 * mm, 53 * mm])
+    )
 
     # 4. lost to follow-up
     out.append(CondPageBreak(50 * mm))
     out.append(Paragraph("4. Lost to follow-up", st["h2"]))
     out.append(
         Paragraph(
-            "Pregnancies conceived in the period, still open past EDD + 6 weeks with no outcome recorded, and no "
+            "Every open pregnancy past EDD + 6 weeks, <b>whatever the period</b>, with no outcome recorded and no "
             "contact since the EDD (attended visit, result, follow-up done, medication or pregnancy entry). "
             f"Archived patients are left out. <b>{len(r.lost)}</b> to act on.",
             st["body"],
@@ -483,9 +521,10 @@ def _story(r: OutcomesReport, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out.append(Paragraph("5. Alerts: firings and responses", st["h2"]))
     out.append(
         Paragraph(
-            "Alert events in the period (local time). Acceptance: acknowledgements per firing; override: overrides "
-            "per firing. A response in the period to an alert that fired before it can make a count exceed its "
-            "firings: then no rate is shown. Firings are the system's, so roles are compared by their responses.",
+            "Each alert (patient, rule, rule version, episode) that fired in the period (local days), classified by "
+            "its first response: acknowledged, overridden, snoozed, ended without a response, or still open. "
+            "Acceptance and override rates are over the alerts answered or ended (still-open ones are left out and "
+            "counted). Roles are those of the first responder.",
             st["note"],
         )
     )
@@ -496,39 +535,49 @@ def _story(r: OutcomesReport, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             [float(x.acknowledged) for x in top],
             [float(x.overridden) for x in top],
         ]
+        al_labels = [
+            [f"{x.fired}" for x in top],
+            [_short(x.acceptance) for x in top],
+            [_short(x.override) for x in top],
+        ]
         out.append(
             KeepTogether(
                 [
                     Paragraph(f"The {len(top)} rules that fired most", st["h3"]),
                     _bar_chart(
-                        [_clip(f"{x.rule} {a.titles.get(x.rule, '')}", 30) for x in top],
+                        [_wrap(f"{x.rule} {a.titles.get(x.rule, '')}") for x in top],
                         al_series,
                         [BLACK, LIGHT, HATCHED],
-                        [[f"{int(v)}" for v in s] for s in al_series],
+                        al_labels,
                         legend=["Fired", "Acknowledged", "Overridden"],
                         bar_h=9,
                     ),
                 ]
             )
         )
-        arows: list[list[Any]] = [["Rule", "Fired", "Ack.", "Overr.", "Snoozed", "Acceptance", "Override"]]
+        arows: list[list[Any]] = [["Rule", "Fired", "Acknowledged", "Overridden", "Snoozed", "Ended", "Still open"]]
+        rate_rows: list[list[Any]] = [["Rule", "Acceptance (of answered or ended)", "Override (of the same)"]]
         for x in a.rules:
+            name = f"{x.rule} {a.titles.get(x.rule, '')}"
             arows.append(
                 [
-                    Paragraph(esc(f"{x.rule} {a.titles.get(x.rule, '')}"), st["cell"]),
+                    Paragraph(esc(name), st["cell"]),
                     str(x.fired),
                     str(x.acknowledged),
                     str(x.overridden),
                     str(x.snoozed),
-                    Paragraph(_cell(x.acceptance), st["cell_r"]),
-                    Paragraph(_cell(x.override), st["cell_r"]),
+                    str(x.ended),
+                    str(x.open),
                 ]
             )
-        out.append(_table(arows, [52 * mm, 11 * mm, 10 * mm, 11 * mm, 13 * mm, 41 * mm, 41 * mm]))
+            rate_rows.append([Paragraph(esc(name), st["cell"]), _cell(x.acceptance), _cell(x.override)])
+        out.append(_table(arows, [74 * mm, 15 * mm, 22 * mm, 19 * mm, 16 * mm, 14 * mm, 20 * mm]))
+        out.append(Paragraph("Rates per rule", st["h3"]))
+        out.append(_table(rate_rows, [62 * mm, 59 * mm, 59 * mm]))
     else:
-        out.append(Paragraph("No alert events in the period.", st["body"]))
+        out.append(Paragraph("No alert fired in the period.", st["body"]))
     if a.roles:
-        rrows: list[list[Any]] = [["Role", "Acknowledged", "Overridden", "Snoozed", "Overrides of responses"]]
+        rrows: list[list[Any]] = [["Role", "Acknowledged", "Overridden", "Snoozed", "Overrides of first responses"]]
         for role in a.roles:
             rrows.append(
                 [
@@ -540,7 +589,12 @@ def _story(r: OutcomesReport, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                 ]
             )
         out.append(
-            KeepTogether([Paragraph("By role", st["h3"]), _table(rrows, [35 * mm, 25 * mm, 25 * mm, 20 * mm, 70 * mm])])
+            KeepTogether(
+                [
+                    Paragraph("By role of the first responder", st["h3"]),
+                    _table(rrows, [35 * mm, 25 * mm, 25 * mm, 20 * mm, 70 * mm]),
+                ]
+            )
         )
     if a.reasons:
         srows: list[list[Any]] = [["Override reason", "Overrides"]]

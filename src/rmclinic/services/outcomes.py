@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..domain.accounts import Permission
+from ..domain.accounts import Actor, Permission
 from ..domain.audit import Action, AuditEvent
 from ..domain.clock import Clock
 from ..domain.errors import ValidationError
@@ -23,10 +23,11 @@ from ..domain.outcomes import (
     AUDITED_FOLLOW_UPS,
     CONCEPTION_BEFORE_EDD,
     LOSS_BANDS,
-    OPEN_CLASSES,
     OUTCOME_CLASS_LABELS,
     TIMING_LABELS,
     TREATMENT_LABELS,
+    UNKNOWN_AFTER_DAYS,
+    WORKUP_WITHIN_DAYS,
     AlertRoleRow,
     AlertRuleRow,
     OutcomeClass,
@@ -42,15 +43,18 @@ from ..domain.outcomes import (
     completed_on,
     conceived_between,
     contact_dates,
+    last_assessable_conception,
     loss_band,
     lost_to_follow_up,
     median_iqr,
+    pct_number,
     plans_in,
     previous_losses,
     tabulate,
     timing,
     timing_rows,
     treatment,
+    window_closed,
 )
 from ..rules.lifecycle import OVERRIDE_LABELS, OverrideReason
 from .base import ServiceBase
@@ -86,7 +90,9 @@ class WorkupSection:
     patients: int
     items: tuple[WorkupShare, ...]
     complete: Proportion
-    days_to_complete: Spread | None  # first visit to the day the last protocol item was done
+    days_to_complete: Spread | None  # first visit to the day the last protocol item was done, among the complete
+    # complete within 90 days of the first visit, among those first seen at least 90 days before the report date
+    complete_within_90: Proportion
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,35 @@ class OutcomesReport:
     def period(self) -> str:
         return f"{self.start.isoformat()} to {self.end.isoformat()}"
 
+    @property
+    def last_assessable(self) -> dt.date:
+        """The latest conception date whose outcome window (EDD + 6 weeks) has closed by the report date."""
+        return last_assessable_conception(self.made_on)
+
+    @property
+    def too_recent(self) -> bool:
+        """The period ends after the last assessable conception date: some pregnancies are not yet assessable."""
+        return self.end > self.last_assessable
+
+    def assessable_warning(self) -> str:
+        """The warning the page, PDF, CSV and command line give when the period ends too recently ("" if not)."""
+        if not self.too_recent:
+            return ""
+        return (
+            f"Warning: the period ends after {self.last_assessable.isoformat()}, so "
+            f"{self.outcomes.overall.not_assessable} pregnancies are not yet assessable and the rates cover only "
+            "part of it."
+        )
+
+    def assessable_note(self) -> str:
+        """How the rates are made, with the number left out as not yet assessable."""
+        return (
+            f"Rates are over pregnancies whose outcome window has closed (conceived on or before "
+            f"{self.last_assessable.isoformat()}, EDD + 6 weeks by the report date) with a recorded outcome; "
+            f"not yet assessable: {self.outcomes.overall.not_assessable} (conceived later, counted by their outcome "
+            "so far but not in the rates)."
+        )
+
 
 PdfRenderer = Callable[[OutcomesReport], bytes]
 
@@ -141,8 +176,9 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
-    """00:00 of the day on this machine's clock, as an aware time (alert events are stored in UTC)."""
-    return dt.datetime.combine(day, dt.time()).astimezone()
+    """00:00 of the day on this machine's clock, in UTC: alert events are stored as UTC (SQLite keeps the wall clock
+    and drops any offset, so a bound must be UTC too, as the audit log's filters are)."""
+    return dt.datetime.combine(day, dt.time()).astimezone().astimezone(dt.UTC)
 
 
 class OutcomesService(ServiceBase):
@@ -167,14 +203,14 @@ class OutcomesService(ServiceBase):
         named in the loss-to-follow-up list."""
         actor = self._actor(Permission.EXPORT)
         report = self._build(start, end, actor.username, progress)
-        self._record(report, Action.VIEW, "screen")
+        self._record(actor, report, Action.VIEW, "screen")
         return report
 
     def export(self, report: OutcomesReport, fmt: str) -> bytes:
         """The report as ``pdf`` or ``csv`` bytes; audited as an export with the patients it names."""
-        self._actor(Permission.EXPORT)
+        actor = self._actor(Permission.EXPORT)
         data = self._render(report, fmt)
-        self._record(report, Action.EXPORT, fmt)
+        self._record(actor, report, Action.EXPORT, fmt)
         return data
 
     def export_file(self, start: dt.date, end: dt.date, fmt: str) -> tuple[OutcomesReport, bytes]:
@@ -184,7 +220,7 @@ class OutcomesService(ServiceBase):
             raise ValidationError.single("format", "The report is written as PDF or CSV.")
         report = self._build(start, end, actor.username, None)
         data = self._render(report, fmt)
-        self._record(report, Action.EXPORT, fmt)
+        self._record(actor, report, Action.EXPORT, fmt)
         return report, data
 
     def _render(self, report: OutcomesReport, fmt: str) -> bytes:
@@ -196,8 +232,8 @@ class OutcomesService(ServiceBase):
             return self._renderer(report)
         raise ValidationError.single("format", "The report is written as PDF or CSV.")
 
-    def _record(self, report: OutcomesReport, action: Action, fmt: str) -> None:
-        actor = self._session.current(self._clock.now())
+    def _record(self, actor: Actor, report: OutcomesReport, action: Action, fmt: str) -> None:
+        """Audited as the actor whose permission was checked (not whoever is signed in by the time it is written)."""
         summary = AuditEvent(
             action,
             "outcomes_report",
@@ -219,19 +255,24 @@ class OutcomesService(ServiceBase):
         protocol = list(catalogue.protocol.items)
         shift = dt.timedelta(days=CONCEPTION_BEFORE_EDD)
         kinds = [k.value for k in AUDITED_FOLLOW_UPS]
-        outcome_rows: list[tuple[str, str, str, str, OutcomeClass]] = []  # (overall, losses, treatment, age, class)
+        outcome_rows: list[tuple[str, str, str, str, OutcomeClass, bool]] = []  # (..., class, window closed)
         timings: list[tuple[FollowUpKind, Timing]] = []
         lost: list[LostPatient] = []
         done_counts = dict.fromkeys(protocol, 0)
         complete = 0
         days_to_complete: list[float] = []
+        within_90 = eligible_90 = 0
         with self._uow(read_only=True) as uow:
             clinic = uow.settings.get("clinic_name")
             demo = uow.settings.get("demo_database") == "1"
             pregnant = set(uow.outcomes.patients_with_edd_between(start + shift, end + shift))
             due = set(uow.outcomes.patients_with_follow_ups_due(kinds, start, end))
             first_seen = set(uow.outcomes.patients_first_seen_between(start, end))
-            ids = sorted(pregnant | due | first_seen)
+            # loss to follow-up: every open pregnancy past EDD + 6 weeks, whatever the period
+            overdue = set(
+                uow.outcomes.patients_with_open_pregnancy_edd_before(today - dt.timedelta(days=UNKNOWN_AFTER_DAYS + 1))
+            )
+            ids = sorted(pregnant | due | first_seen | overdue)
             if progress:
                 progress(0, len(ids))
             for n_done, chunk in enumerate(_chunks(ids)):
@@ -243,21 +284,23 @@ class OutcomesService(ServiceBase):
                     record = records[pid]
                     pregnancies, plans, follow_ups = care[pid]
                     if pid in pregnant:
-                        contacts = contact_dates(visits[pid], workup[pid], pregnancies, plans, follow_ups)
                         for p in pregnancies:
                             if not conceived_between(p, start, end):
                                 continue
-                            c = classify(p, today)
                             outcome_rows.append(
                                 (
                                     "All pregnancies",
                                     loss_band(previous_losses(record.data.pregnancies, p)),
-                                    TREATMENT_LABELS[treatment(p, plans_in(p, plans, today))],
+                                    TREATMENT_LABELS[treatment(p, plans_in(p, plans, today, pregnancies))],
                                     age_band(age_at_start(record.data.date_of_birth, p)),
-                                    c,
+                                    classify(p, today),
+                                    window_closed(p, today),
                                 )
                             )
-                            if not record.archived and lost_to_follow_up(p, contacts, today):
+                    if pid in overdue and not record.archived:
+                        contacts = contact_dates(visits[pid], workup[pid], pregnancies, plans, follow_ups)
+                        for p in pregnancies:
+                            if lost_to_follow_up(p, contacts, today):
                                 lost.append(_lost(record, p.edd, max(contacts, default=None)))
                     if pid in due:
                         timings += [
@@ -275,11 +318,17 @@ class OutcomesService(ServiceBase):
                             complete += 1
                             if finished is not None:
                                 days_to_complete.append(max(0, (finished - visits[pid][0]).days))
+                        first_visit = visits[pid][0]
+                        if (today - first_visit).days >= WORKUP_WITHIN_DAYS:
+                            eligible_90 += 1
+                            if finished is not None and (finished - first_visit).days <= WORKUP_WITHIN_DAYS:
+                                within_90 += 1
                 if progress:
                     progress(min((n_done + 1) * CHUNK, len(ids)), len(ids))
-            counts = uow.alerts.counts(_local_midnight(start), _local_midnight(end + dt.timedelta(days=1)))
+            since, until = _local_midnight(start), _local_midnight(end + dt.timedelta(days=1))
+            responses = uow.outcomes.first_responses(since, until)
         n_first = len(first_seen)
-        rules, roles, reasons = alert_rows(counts)
+        rules, roles, reasons = alert_rows(responses)
         titles = self._rule_titles()
         return OutcomesReport(
             start=start,
@@ -290,10 +339,10 @@ class OutcomesService(ServiceBase):
             clinic_name=clinic or "Recurrent Miscarriage Clinic",
             demo=demo,
             outcomes=OutcomeSection(
-                overall=tabulate(((r[0], r[4]) for r in outcome_rows), ["All pregnancies"])[0],
-                by_previous_losses=tabulate(((r[1], r[4]) for r in outcome_rows), LOSS_BANDS),
-                by_treatment=tabulate(((r[2], r[4]) for r in outcome_rows), list(TREATMENT_LABELS.values())),
-                by_age=tabulate(((r[3], r[4]) for r in outcome_rows), AGE_BANDS),
+                overall=tabulate(((r[0], r[4], r[5]) for r in outcome_rows), ["All pregnancies"])[0],
+                by_previous_losses=tabulate(((r[1], r[4], r[5]) for r in outcome_rows), LOSS_BANDS),
+                by_treatment=tabulate(((r[2], r[4], r[5]) for r in outcome_rows), list(TREATMENT_LABELS.values())),
+                by_age=tabulate(((r[3], r[4], r[5]) for r in outcome_rows), AGE_BANDS),
             ),
             workup=WorkupSection(
                 patients=n_first,
@@ -302,6 +351,7 @@ class OutcomesService(ServiceBase):
                 ),
                 complete=Proportion(complete, n_first),
                 days_to_complete=median_iqr(days_to_complete),
+                complete_within_90=Proportion(within_90, eligible_90),
             ),
             follow_ups=timing_rows(timings),
             lost=tuple(sorted(lost, key=lambda p: (p.edd, p.hospital_number))),
@@ -337,15 +387,17 @@ OUTCOMES_CSV_HEADER = (
 
 
 def _share(p: Proportion) -> list[Cell]:
+    """k, n, percent, CI low and high (one decimal, rounded half-up as everywhere in the report), the small-group
+    flag (blank for an empty group: it has no rate to flag)."""
     ci = p.ci
     rate = p.rate
     return [
         p.k,
         p.n,
-        None if rate is None else round(100 * rate, 1),
-        None if ci is None else round(100 * ci[0], 1),
-        None if ci is None else round(100 * ci[1], 1),
-        p.small,
+        None if rate is None else float(pct_number(p.k, p.n)),
+        None if ci is None else float(pct_number(ci[0])),
+        None if ci is None else float(pct_number(ci[1])),
+        None if p.n == 0 else p.small,
     ]
 
 
@@ -360,6 +412,22 @@ def report_rows(r: OutcomesReport) -> list[list[Cell]]:
         _row("report", "period", r.start.isoformat(), "from", "Period from", []),
         _row("report", "period", r.end.isoformat(), "to", "Period to", []),
         _row("report", "made", r.made_on.isoformat(), "made_on", f"Made by {r.made_by}", []),
+        _row(
+            "report",
+            "assessable",
+            r.last_assessable.isoformat(),
+            "not_yet_assessable",
+            " ".join(x for x in (r.assessable_warning(), r.assessable_note()) if x),
+            [r.outcomes.overall.not_assessable],
+        ),
+        _row(
+            "report",
+            "loss_to_follow_up",
+            "all open pregnancies",
+            "scope",
+            "The loss-to-follow-up list covers every open pregnancy past EDD + 6 weeks, whatever the period",
+            [len(r.lost)],
+        ),
     ]
     breakdowns = (
         ("overall", (r.outcomes.overall,)),
@@ -370,24 +438,37 @@ def report_rows(r: OutcomesReport) -> list[list[Cell]]:
     for breakdown, table in breakdowns:
         for g in table:
             rows.append(_row("outcomes", breakdown, g.group, "pregnancies", "Pregnancies", [g.total]))
-            for c in OutcomeClass:
-                denominator = g.total if c in OPEN_CLASSES else g.ended
-                rows.append(
-                    _row(
-                        "outcomes",
-                        breakdown,
-                        g.group,
-                        c.value,
-                        OUTCOME_CLASS_LABELS[c],
-                        _share(Proportion(g.count(c), denominator)),
-                    )
+            rows.append(
+                _row(
+                    "outcomes",
+                    breakdown,
+                    g.group,
+                    "not_yet_assessable",
+                    "Not yet assessable (outcome window open; not in the rates)",
+                    [g.not_assessable],
                 )
+            )
+            rows.append(
+                _row("outcomes", breakdown, g.group, "assessable_with_outcome", "Rates' denominator", [g.ended])
+            )
+            for c in OutcomeClass:
+                rows.append(_row("outcomes", breakdown, g.group, c.value, OUTCOME_CLASS_LABELS[c], _share(g.share(c))))
             rows.append(_row("outcomes", breakdown, g.group, "any_loss", "Any loss", _share(g.losses)))
     w = r.workup
     rows.append(_row("workup", "cohort", "first seen in period", "patients", "Patients first seen", [w.patients]))
     for item in w.items:
         rows.append(_row("workup", "protocol_item", item.investigation_id, "done", item.name, _share(item.done)))
     rows.append(_row("workup", "protocol", "all items", "complete", "Workup complete", _share(w.complete)))
+    rows.append(
+        _row(
+            "workup",
+            "protocol",
+            "first seen 90+ days before the report",
+            "complete_within_90_days",
+            "Workup complete within 90 days of the first visit",
+            _share(w.complete_within_90),
+        )
+    )
     s = w.days_to_complete
     for measure, value in (
         ("n", None if s is None else s.n),
@@ -398,18 +479,17 @@ def report_rows(r: OutcomesReport) -> list[list[Cell]]:
         rows.append(_row("workup", "days_first_visit_to_complete", "completed", measure, "", [value]))
     for t in r.follow_ups:
         kind = KIND_LABELS[t.kind]
-        for timing_ in Timing:
+        rows.append(_row("follow_up", t.kind.value, kind, "due", "Due in the period", [t.total]))
+        for timing_ in Timing:  # counts only; the rate below is over the judged ones
             rows.append(
-                _row(
-                    "follow_up",
-                    t.kind.value,
-                    kind,
-                    timing_.value,
-                    TIMING_LABELS[timing_],
-                    _share(Proportion(t.count(timing_), t.total)),
-                )
+                _row("follow_up", t.kind.value, kind, timing_.value, TIMING_LABELS[timing_], [t.count(timing_)])
             )
-        rows.append(_row("follow_up", t.kind.value, kind, "on_time_rate", "On time, of those due", _share(t.on_time)))
+        rows.append(
+            _row("follow_up", t.kind.value, kind, "judged", "Judged (on time, early, late or missed)", [t.judged])
+        )
+        rows.append(
+            _row("follow_up", t.kind.value, kind, "on_time_rate", "On time, of those judged", _share(t.on_time))
+        )
     for p in r.lost:
         rows.append(
             [
@@ -417,7 +497,7 @@ def report_rows(r: OutcomesReport) -> list[list[Cell]]:
                 "patient",
                 "",
                 "lost_to_follow_up",
-                "No contact since the EDD and no outcome, past EDD + 6 weeks",
+                "No contact since the EDD and no outcome, past EDD + 6 weeks (any open pregnancy, whatever the period)",
                 1,
                 None,
                 None,
@@ -440,9 +520,11 @@ def report_rows(r: OutcomesReport) -> list[list[Cell]]:
             ("overridden", rule.overridden),
             ("snoozed", rule.snoozed),
             ("ended", rule.ended),
+            ("still_open", rule.open),
+            ("answered_or_ended", rule.closed),
         ):
             rows.append(_row("alerts", "rule", rule.rule, measure, title, [value]))
-        rows.append(_row("alerts", "rule", rule.rule, "acceptance_rate", title, _share(rule.acceptance)))
+        rows.append(_row("alerts", "rule", rule.rule, "acceptance_rate", title, _share(rule.acceptance)))  # of closed
         rows.append(_row("alerts", "rule", rule.rule, "override_rate", title, _share(rule.override)))
     for role in a.roles:
         for measure, value in (
@@ -452,7 +534,7 @@ def report_rows(r: OutcomesReport) -> list[list[Cell]]:
         ):
             rows.append(_row("alerts", "role", role.role, measure, "", [value]))
         rows.append(
-            _row("alerts", "role", role.role, "override_share", "Overrides of responses", _share(role.override))
+            _row("alerts", "role", role.role, "override_share", "Overrides of first responses", _share(role.override))
         )
     for code, n in a.reasons:
         rows.append(_row("alerts", "override_reason", code, "overridden", a.reason_label(code), [n]))

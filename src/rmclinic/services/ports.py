@@ -12,6 +12,7 @@ from ..domain.audit import AuditEntry, AuditEvent, ChainReport
 from ..domain.followup import FollowUp
 from ..domain.medication import MedicationPlan, PlanChange
 from ..domain.obstetric import PreviousPregnancy
+from ..domain.outcomes import AlertEventRow
 from ..domain.patient import Partner, PatientData, RiskHistory
 from ..domain.pregnancy import CurrentPregnancy
 from ..domain.search import SearchTerm
@@ -277,6 +278,12 @@ class OutcomesQueries(Protocol):
     def patients_with_follow_ups_due(self, kinds: Sequence[str], first: dt.date, last: dt.date) -> list[int]: ...
 
     def patients_first_seen_between(self, first: dt.date, last: dt.date) -> list[int]: ...
+
+    def patients_with_open_pregnancy_edd_before(self, last: dt.date) -> list[int]: ...
+
+    def events_of_alerts_fired(self, since: dt.datetime, until: dt.datetime) -> list[AlertEventRow]: ...
+
+    def first_responses(self, since: dt.datetime, until: dt.datetime) -> list[tuple[str, str, str, str, int]]: ...
 
     def attended_visits(self, patient_ids: Sequence[int]) -> dict[int, list[dt.date]]: ...
 

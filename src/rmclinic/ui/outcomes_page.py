@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import (
@@ -34,7 +37,6 @@ from ..domain.errors import DomainError
 from ..domain.followup import KIND_LABELS
 from ..domain.outcomes import (
     LOSS_CLASSES,
-    OPEN_CLASSES,
     OUTCOME_CLASS_LABELS,
     OUTCOME_CLASS_SHORT,
     SMALL_GROUP,
@@ -43,6 +45,7 @@ from ..domain.outcomes import (
     OutcomeRow,
     Proportion,
     Timing,
+    last_assessable_conception,
 )
 from ..services.container import Services
 from ..services.outcomes import OutcomesReport
@@ -52,6 +55,7 @@ from .tasks import run_in_background
 
 SMALL_MARK = "†"
 MAX_ALERT_BARS = 10
+log = logging.getLogger("rmclinic.ui.outcomes")
 
 
 class _Progress(QObject):
@@ -116,20 +120,24 @@ class _Charts:
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignTop)
         bar_series = qc.QHorizontalStackedBarSeries() if stacked else qc.QHorizontalBarSeries()
         for name, values, style in series:
+            if stacked and not any(values) and len(series) > 1:
+                continue  # an empty segment would print its "0" over its neighbour's number (the table has it)
             s = qc.QBarSet(name)
-            s.append([float(round(v)) for v in reversed(values)])
+            s.append([float(v) for v in reversed(values)])
             s.setPen(QPen(QColor("#222222"), 1))
             s.setBrush(_brush(style))
             s.setLabelColor(QColor("#ffffff") if style == "black" and stacked else QColor("#000000"))
             bar_series.append(s)
-        bar_series.setLabelsVisible(True)
+        # a rate chart's bars carry no label of their own (an empty group would read "0 %"): the category name
+        # holds k/n, the percentage and the interval, in the report's one rounding
+        bar_series.setLabelsVisible(not percent)
         bar_series.setLabelsPosition(
             qc.QAbstractBarSeries.LabelsPosition.LabelsCenter
             if stacked
             else qc.QAbstractBarSeries.LabelsPosition.LabelsOutsideEnd
         )
-        bar_series.setLabelsFormat("@value %" if percent else "@value")
-        bar_series.setLabelsPrecision(4)
+        bar_series.setLabelsFormat("@value")
+        bar_series.setLabelsPrecision(9)
         chart.addSeries(bar_series)
         axis_y = qc.QBarCategoryAxis()
         axis_y.append([html.escape(c) for c in reversed(categories)])  # axis labels are rich text: "<" must be escaped
@@ -208,6 +216,11 @@ class OutcomesPage(QWidget):
         self.progress.setAccessibleName(tr("Progress"))
         self.progress.hide()
         lay.addWidget(self.progress)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setAccessibleName(tr("Period warning"))
+        self.warning.hide()
+        lay.addWidget(self.warning)
         self.summary = QLabel(tr("Choose the period and press Run."))
         self.summary.setWordWrap(True)
         lay.addWidget(self.summary)
@@ -226,6 +239,7 @@ class OutcomesPage(QWidget):
                     tr("Other*"),
                     tr("Ongoing"),
                     tr("Unknown"),
+                    tr("Not yet assessable"),
                     tr("Any loss"),
                 ],
                 name,
@@ -253,13 +267,15 @@ class OutcomesPage(QWidget):
                 tr("Acknowledged"),
                 tr("Overridden"),
                 tr("Snoozed"),
+                tr("Ended"),
+                tr("Still open"),
                 tr("Acceptance"),
                 tr("Override"),
             ],
             tr("Alerts by rule"),
         )
         self.role_table = read_only_table(
-            [tr("Role"), tr("Acknowledged"), tr("Overridden"), tr("Snoozed"), tr("Overrides of responses")],
+            [tr("Role"), tr("Acknowledged"), tr("Overridden"), tr("Snoozed"), tr("Overrides of first responses")],
             tr("Alert responses by role"),
         )
         self.reason_table = read_only_table([tr("Override reason"), tr("Overrides")], tr("Override reasons"))
@@ -341,6 +357,7 @@ class OutcomesPage(QWidget):
         while (item := lay.takeAt(0)) is not None:
             old = item.widget()
             if old is not None:
+                old.setParent(None)  # out of the page at once (deleteLater waits for the event loop)
                 old.deleteLater()
         if self._charts is None:
             self._charts = _Charts()
@@ -356,11 +373,13 @@ class OutcomesPage(QWidget):
     # -- running ------------------------------------------------------------------------------------------------
 
     def set_defaults(self, today: dt.date) -> None:
-        """The 365 days up to today, if nothing was typed yet."""
+        """If nothing was typed yet: the 365 days of conceptions up to the last whose outcome window has closed
+        (308 days before today), so every pregnancy in the default period counts in the rates."""
+        last = last_assessable_conception(today)
         if not self.start.text().strip():
-            self.start.set_date(today - dt.timedelta(days=364))
+            self.start.set_date(last - dt.timedelta(days=364))
         if not self.end.text().strip():
-            self.end.set_date(today)
+            self.end.set_date(last)
 
     def load(self) -> None:
         self.set_defaults(self.services.outcomes.today())
@@ -397,12 +416,22 @@ class OutcomesPage(QWidget):
         self.progress.setValue(done)
 
     def _on_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, DomainError):  # the type and code locations only: messages can name patients
+            frames = "".join(
+                f"\n  {f.filename.rsplit('site-packages/', 1)[-1]}:{f.lineno} in {f.name}"
+                for f in traceback.extract_tb(exc.__traceback__)
+            )
+            log.error("the outcomes report failed: %s%s", type(exc).__name__, frames)
+        if not shiboken6.isValid(self):  # the page was closed while the report was being built
+            return
         self.progress.hide()
         self.run_button.setEnabled(True)
         self.summary.setText("")
         self.error.show_problem(str(exc) if isinstance(exc, DomainError) else tr("The report failed; see the log."))
 
     def _on_report(self, report: OutcomesReport) -> None:
+        if not shiboken6.isValid(self):  # the page was closed while the report was being built
+            return
         self.progress.hide()
         self.run_button.setEnabled(True)
         self.report = report
@@ -418,16 +447,29 @@ class OutcomesPage(QWidget):
     def show_report(self, r: OutcomesReport) -> None:
         o = r.outcomes.overall
         self._chart_views = []
+        self.warning.setVisible(r.too_recent)
+        self.warning.setText(
+            "<b>"
+            + html.escape(
+                tr(
+                    "The period ends after {d}: {n} pregnancies conceived later are not yet assessable (their outcome "
+                    "window is still open) and are left out of the rates."
+                ).format(d=format_date(r.last_assessable), n=o.not_assessable)
+            )
+            + "</b>"
+        )
         self.summary.setText(
             tr(
-                "{n} pregnancies conceived {a} to {b} ({e} with a recorded outcome); live birth {lb}. {m} lost to "
-                "follow-up. Rates are among pregnancies with an outcome, with 95 % Wilson intervals; {s} marks a group "
-                "of fewer than {k}: too few to read as a rate."
+                "{n} pregnancies conceived {a} to {b} ({e} assessable with a recorded outcome; not yet assessable: "
+                "{na}); live birth {lb}. {m} lost to follow-up (every open pregnancy, whatever the period). Rates are "
+                "over pregnancies whose outcome window (EDD + 6 weeks) has closed and that have an outcome, with 95 % "
+                "Wilson intervals; {s} marks a group of fewer than {k}: too few to read as a rate."
             ).format(
                 n=o.total,
                 a=format_date(r.start),
                 b=format_date(r.end),
                 e=o.ended,
+                na=o.not_assessable,
                 lb=_cell(o.live_birth),
                 m=len(r.lost),
                 s=SMALL_MARK,
@@ -445,11 +487,7 @@ class OutcomesPage(QWidget):
         total = o.overall
         classes = list(OutcomeClass)
         counts = [total.count(c) for c in classes]
-        labels = []
-        for c, k in zip(classes, counts, strict=True):
-            denominator = total.total if c in OPEN_CLASSES else total.ended
-            of_all = " of all" if c in OPEN_CLASSES else ""  # ongoing and unknown: not of those with an outcome
-            labels.append(f"{k}" + (f" ({100 * k / denominator:.0f} %{of_all})" if denominator and k else ""))
+        labels = [_class_label(total, c) for c in classes]
         self._notes["outcomes"].setText(
             tr("<b>All pregnancies</b>: n = {n}; live birth {lb}; any loss {loss}.").format(
                 n=total.total, lb=_cell(total.live_birth), loss=_cell(total.losses)
@@ -492,8 +530,10 @@ class OutcomesPage(QWidget):
         self._notes["workup"].setText(
             tr(
                 "Patients first seen (earliest attended visit) in the period, not archived: <b>{n}</b>. Every protocol "
-                "item done: {c}. Days from the first visit to the last protocol item done: {s}."
-            ).format(n=w.patients, c=_cell(w.complete), s=spread)
+                "item done: {c}. Complete within 90 days of the first visit, among those first seen at least 90 days "
+                "before the report: {c90}. Days from the first visit to the last protocol item done, among those "
+                "complete only: {s}."
+            ).format(n=w.patients, c=_cell(w.complete), c90=_cell(w.complete_within_90), s=spread)
         )
         self._put_chart(
             "workup_chart",
@@ -509,16 +549,17 @@ class OutcomesPage(QWidget):
     def _show_follow_ups(self, r: OutcomesReport) -> None:
         self._notes["follow_up"].setText(
             tr(
-                "Cervical-length scans and swabs due in the period. On time: done by the end of the window (early "
-                "counts as on time); late: done after it; missed: marked missed, or still not done after the window."
+                "Cervical-length scans and swabs due in the period. On time: done within the window either side of "
+                "the due date; early: before it; late: after it; missed: marked missed, or still not done after the "
+                "window. The rate is over those judged (on time, early, late or missed)."
             )
         )
-        order = [(Timing.ON_TIME, "black"), (Timing.LATE, "light"), (Timing.MISSED, "hatched")]
+        order = [(Timing.ON_TIME, "black"), (Timing.EARLY, "grey"), (Timing.LATE, "light"), (Timing.MISSED, "hatched")]
         self._put_chart(
             "follow_up_chart",
             lambda ch: ch.bars(
                 tr("Scans and swabs due in the period"),
-                [f"{KIND_LABELS[t.kind]} (n = {t.total})" for t in r.follow_ups],
+                [f"{KIND_LABELS[t.kind]}: on time {_short(t.on_time)}" for t in r.follow_ups],
                 [(tr(TIMING_LABELS[x]), [t.count(x) for t in r.follow_ups], style) for x, style in order],
                 stacked=True,
             ),
@@ -534,7 +575,7 @@ class OutcomesPage(QWidget):
     def _show_lost(self, r: OutcomesReport) -> None:
         self._notes["lost"].setText(
             tr(
-                "Pregnancies conceived in the period, still open past EDD + 6 weeks with no outcome recorded and no "
+                "Every open pregnancy past EDD + 6 weeks, whatever the period, with no outcome recorded and no "
                 "contact since the EDD (attended visit, result, follow-up done, medication or pregnancy entry); "
                 "archived patients left out. <b>{n}</b> to act on: Enter or double-click opens the patient."
             ).format(n=len(r.lost))
@@ -558,9 +599,10 @@ class OutcomesPage(QWidget):
         a = r.alerts
         self._notes["alerts"].setText(
             tr(
-                "Alert events in the period. Acceptance: acknowledgements per firing; override: overrides per firing "
-                "(a response to an alert that fired before the period can exceed its firings: then no rate). "
-                "Firings are the system's, so roles are compared by their responses."
+                "Each alert (patient, rule, rule version, episode) that fired in the period, by its first response: "
+                "acknowledged, overridden, snoozed, ended without a response, or still open. Acceptance and override "
+                "rates are over the alerts answered or ended (still-open ones are counted, not in the rates); roles "
+                "are the first responder's."
             )
         )
         top = sorted(a.rules, key=lambda x: (-x.fired, x.rule))[:MAX_ALERT_BARS]
@@ -568,7 +610,7 @@ class OutcomesPage(QWidget):
             "alert_chart",
             lambda ch: ch.bars(
                 tr("The rules that fired most"),
-                [x.rule for x in top],
+                [f"{x.rule}: accepted {_short(x.acceptance)}" for x in top],
                 [
                     (tr("Fired"), [x.fired for x in top], "black"),
                     (tr("Acknowledged"), [x.acknowledged for x in top], "light"),
@@ -585,6 +627,8 @@ class OutcomesPage(QWidget):
                     str(x.acknowledged),
                     str(x.overridden),
                     str(x.snoozed),
+                    str(x.ended),
+                    str(x.open),
                     _cell(x.acceptance),
                     _cell(x.override),
                 ]
@@ -641,11 +685,17 @@ class OutcomesPage(QWidget):
 
 
 def _short(p: Proportion) -> str:
-    if p.n == 0:
-        return "0/0"
-    ci = p.ci
-    assert ci is not None and p.rate is not None
-    return f"{p.k}/{p.n}  {100 * p.rate:.0f} % ({100 * ci[0]:.0f}–{100 * ci[1]:.0f})"
+    """k/n, the percentage and the interval (the report's one rounding), with † for a small group."""
+    return p.short() + (f" {SMALL_MARK}" if p.small else "")
+
+
+def _class_label(row: OutcomeRow, c: OutcomeClass) -> str:
+    """k/n with the percentage (ended classes of the assessable pregnancies with an outcome, ongoing and unknown of
+    all); the bar counts every pregnancy in the class."""
+    share = row.share(c)
+    shown = share.short()
+    extra = row.count(c) - share.k
+    return shown + (f" (+{extra} not yet assessable)" if extra else "")
 
 
 def _outcome_row(row: OutcomeRow) -> list[str]:
@@ -658,5 +708,6 @@ def _outcome_row(row: OutcomeRow) -> list[str]:
         str(other),
         str(row.count(OutcomeClass.ONGOING)),
         str(row.count(OutcomeClass.UNKNOWN)),
+        str(row.not_assessable),
         _cell(row.losses),
     ]
