@@ -95,3 +95,18 @@ def test_a_login_cancelled_before_the_database_opened_waits_for_it_and_closes_cl
     finally:
         assert services is not None
         services.close()
+
+
+def test_the_window_icon_is_set_just_after_the_first_window(qtbot: QtBot) -> None:
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from rmclinic.ui.main import ICON_DELAY_MS, make_application
+
+    app = make_application()
+    assert isinstance(app, QApplication)
+    app.setWindowIcon(QIcon())  # as if none had been set before in this test session
+    app = make_application()
+    assert app.windowIcon().isNull()  # not yet: the first window comes first
+    qtbot.waitUntil(lambda: not app.windowIcon().isNull(), timeout=ICON_DELAY_MS + 2000)
+    assert app.windowIcon().availableSizes()  # the rendered PNG, not an empty icon

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QSettings, QTranslator
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QSettings, QTimer, QTranslator
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ..paths import resource, settings_dir
+
+ICON_DELAY_MS = 150
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -19,7 +21,9 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("rmclinic")
     app.setApplicationDisplayName("rmclinic")
     app.setDesktopFileName("rmclinic")  # the taskbar matches the window to packaging/linux/rmclinic.desktop
-    app.setWindowIcon(QIcon(str(resource("icons", "rmclinic.png"))))  # rendered from packaging/icons/rmclinic.svg
+    # The icon (rendered from packaging/icons/rmclinic.svg) costs ~25 ms at the first window's show: it is set just
+    # after, so the login dialog or the list is on screen first and the title bar and taskbar get it a moment later.
+    QTimer.singleShot(ICON_DELAY_MS, app, lambda: app.setWindowIcon(QIcon(str(resource("icons", "rmclinic.png")))))
     use_portable_settings()
     _install_translators(app)
     return app
