@@ -46,9 +46,13 @@ def export_in_background(
     done: Callable[[str], None],
     failed: Callable[[str], None],
     title: str,
+    button: QWidget | None = None,
 ) -> None:
     """``make(progress)`` returns the file's bytes and a line saying what they hold; it runs off the UI thread.
-    The file is written only once it is complete: a failure leaves nothing behind."""
+    The file is written only once it is complete: a failure leaves nothing behind. ``button`` (the one that
+    started it) is disabled meanwhile: one export at a time, as each is audited."""
+    if button is not None:
+        button.setEnabled(False)
     progress = QProgressDialog(tr("Exporting…"), "", 0, 0, parent)
     progress.setWindowTitle(title)
     progress.setCancelButton(None)  # the audit entries are written before the file: no half-way stop
@@ -62,6 +66,8 @@ def export_in_background(
     relay.changed.connect(advance)
 
     def tidy() -> None:
+        if button is not None:
+            button.setEnabled(True)
         progress.close()
         progress.deleteLater()
         relay.deleteLater()

@@ -176,7 +176,13 @@ class EvidencePage(QWidget):
             return self._services.alerts.analytics_csv(), tr("the alert analytics")
 
         export_in_background(
-            self, path, make, self.analytics_status.setText, self.error.show_problem, tr("Export alert analytics")
+            self,
+            path,
+            make,
+            self.analytics_status.setText,
+            self.error.show_problem,
+            tr("Export alert analytics"),
+            self.analytics_export,
         )
 
     def _filter(self) -> None:

@@ -179,17 +179,8 @@ class PatientsPage(QStackedWidget):
             self.notice.setText(message)
             self.notice.show()
 
-        self.export_button.setEnabled(False)
-
-        def settle(report: Callable[[str], None]) -> Callable[[str], None]:
-            def handler(message: str) -> None:
-                self.export_button.setEnabled(True)
-                report(message)
-
-            return handler
-
         export_in_background(
-            self, path, make, settle(done), settle(self.error.show_problem), tr("Export the patient list")
+            self, path, make, done, self.error.show_problem, tr("Export the patient list"), self.export_button
         )
 
     # -- searching ----------------------------------------------------------------------------

@@ -303,17 +303,14 @@ class WorklistPage(QWidget):
             data, n = self._services.worklist.export_csv(start, days, types)
             return data, tr("{n} items").format(n=n)
 
-        self.export_button.setEnabled(False)  # one export at a time: each is audited
-
-        def settle(report: Callable[[str], None]) -> Callable[[str], None]:
-            def handler(message: str) -> None:
-                self.export_button.setEnabled(True)
-                report(message)
-
-            return handler
-
         export_in_background(
-            self, path, make, settle(self.status.setText), settle(self.error.show_problem), tr("Export the worklist")
+            self,
+            path,
+            make,
+            self.status.setText,
+            self.error.show_problem,
+            tr("Export the worklist"),
+            self.export_button,
         )
 
     def on_print_careplans_clicked(self) -> None:
