@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
     QComboBox,
+    QDialog,
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
@@ -399,6 +400,34 @@ def test_idle_lock_covers_data_and_same_user_unlocks(qtbot: QtBot, svc: Services
     assert not window.is_locked and window._covers == []
     assert window.patients.view.weight_edit.text() == "71"  # kept for the same user
     assert svc.patients.count() == 1
+
+
+def test_input_in_the_main_window_or_a_dialog_postpones_the_idle_lock(qtbot: QtBot, svc: Services) -> None:
+    """The idle timer restarts on keyboard or mouse input reaching any of the app's windows (the watcher
+    filters top-level windows, not every widget); other events do not restart it."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+
+    svc.auth.create_first_admin("boss", STRONG)
+    svc.auth.login("boss", STRONG)
+    window = MainWindow(svc, remember_geometry=False, idle_ms=60_000)
+    qtbot.addWidget(window)
+    show_active(qtbot, window)
+    timer = window.idle.timer
+
+    def restarted_by(act: object) -> bool:
+        qtbot.wait(30)
+        before = timer.remainingTime()
+        act()  # type: ignore[operator]
+        return timer.remainingTime() > before
+
+    assert restarted_by(lambda: QTest.keyClick(window.windowHandle(), Qt.Key.Key_A))
+    assert restarted_by(lambda: QTest.mouseClick(window.windowHandle(), Qt.MouseButton.LeftButton, pos=QPoint(5, 5)))
+    assert not restarted_by(lambda: window.patients.search.update())  # a repaint is not the user
+    dialog = QDialog(window)
+    show_active(qtbot, dialog)
+    assert restarted_by(lambda: QTest.keyClick(dialog.windowHandle(), Qt.Key.Key_B))
+    dialog.close()
 
 
 def test_another_user_at_the_lock_discards_the_first_users_input(qtbot: QtBot, svc: Services) -> None:
