@@ -89,6 +89,16 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
+def close_after_background_jobs(svc: Services) -> None:
+    """As the app does at exit: a page's background load still running (a window's start page loads its
+    worklist) finishes before the database closes, or its connection is left to the garbage collector."""
+    if "PySide6.QtCore" in sys.modules:
+        from PySide6.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().waitForDone(30_000)
+    svc.close()
+
+
 @pytest.fixture
 def services(db_url: str, clock: FixedClock) -> Iterator[Services]:
     svc = build_services(db_url, clock=clock)
@@ -96,7 +106,7 @@ def services(db_url: str, clock: FixedClock) -> Iterator[Services]:
     try:
         yield svc
     finally:
-        svc.close()
+        close_after_background_jobs(svc)
 
 
 @pytest.fixture
@@ -106,7 +116,7 @@ def sqlite_services(sqlite_url: str, clock: FixedClock) -> Iterator[Services]:
     try:
         yield svc
     finally:
-        svc.close()
+        close_after_background_jobs(svc)
 
 
 def fake_exec(fill: Callable[[Any], None]) -> Callable[[Any], int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
@@ -33,15 +33,21 @@ from ..services.container import Services
 from ..services.session import PermissionDenied
 from ..services.transfer import ImportRejected
 from ..services.worklist import WorklistItem
-from .admin_pages import AuditPage, SettingsPage, UsersPage
 from .common import tr
-from .evidence_page import EvidencePage
 from .lock import IdleWatcher, LockCover, cover_all
 from .login import LoginDialog
 from .patients_page import PatientsPage
-from .review_page import ReviewPage
 from .tasks import run_in_background
-from .worklist_page import WorklistPage
+
+if TYPE_CHECKING:
+    from .admin_pages import AuditPage, SettingsPage, UsersPage
+    from .evidence_page import EvidencePage
+    from .review_page import ReviewPage
+    from .worklist_page import WorklistPage
+
+# Pages other than the patient list are built (and their modules imported) when first shown: the first
+# window then costs only what it shows.
+_LAZY_PAGES = ("worklist", "review", "evidence", "users", "audit", "settings")
 
 
 class _Progress(QObject):
@@ -87,14 +93,8 @@ class MainWindow(QMainWindow):
             services.careplans,
             visits=services.visits,
         )
-        self.worklist_page = WorklistPage(services)
-        self.worklist_page.open_requested.connect(self.open_worklist_item)
-        self.evidence_page = EvidencePage(services)
-        self.review_page = ReviewPage(services.workup)
-        self.review_page.open_patient_requested.connect(self.open_patient)
-        self.users_page = UsersPage(services)
-        self.audit_page = AuditPage(services)
-        self.settings_page = SettingsPage(services)
+        self._built: dict[str, QWidget] = {}  # lazily built pages, by key
+        self._slots: dict[str, QWidget] = {}  # what stands in the page stack until a page is built
         # The outcomes audit is built when first opened: it loads QtCharts, which start-up never needs.
         self.outcomes_host = QWidget()
         self._outcomes_layout = QVBoxLayout(self.outcomes_host)
@@ -129,31 +129,100 @@ class MainWindow(QMainWindow):
 
     # -- pages and menus ------------------------------------------------------------------------
 
+    def _make_page(self, key: str) -> QWidget:
+        s = self.services
+        page: QWidget
+        if key == "worklist":
+            from .worklist_page import WorklistPage
+
+            page = WorklistPage(s)
+            page.open_requested.connect(self.open_worklist_item)
+            page.set_defaults(s.worklist.today())
+        elif key == "review":
+            from .review_page import ReviewPage
+
+            page = ReviewPage(s.workup)
+            page.open_patient_requested.connect(self.open_patient)
+        elif key == "evidence":
+            from .evidence_page import EvidencePage
+
+            page = EvidencePage(s)
+        else:
+            from .admin_pages import AuditPage, SettingsPage, UsersPage
+
+            page = {"users": UsersPage, "audit": AuditPage, "settings": SettingsPage}[key](s)
+        return page
+
+    def _page(self, key: str) -> QWidget:
+        """The page, built on first use; it takes its stand-in's place in the page stack."""
+        page = self._built.get(key)
+        if page is None:
+            page = self._built[key] = self._make_page(key)
+            slot = self._slots.pop(key, None)
+            if slot is not None and (i := self.pages.indexOf(slot)) >= 0:
+                current = self.pages.currentIndex() == i
+                self.pages.insertWidget(i, page)
+                self.pages.removeWidget(slot)
+                if current:
+                    self.pages.setCurrentIndex(i)
+            if slot is not None:
+                slot.deleteLater()
+        return page
+
+    def _in_stack(self, key: str) -> QWidget:
+        if key in self._built:
+            return self._built[key]
+        return self._slots.setdefault(key, QWidget())
+
+    @property
+    def worklist_page(self) -> WorklistPage:
+        return cast("WorklistPage", self._page("worklist"))
+
+    @property
+    def review_page(self) -> ReviewPage:
+        return cast("ReviewPage", self._page("review"))
+
+    @property
+    def evidence_page(self) -> EvidencePage:
+        return cast("EvidencePage", self._page("evidence"))
+
+    @property
+    def users_page(self) -> UsersPage:
+        return cast("UsersPage", self._page("users"))
+
+    @property
+    def audit_page(self) -> AuditPage:
+        return cast("AuditPage", self._page("audit"))
+
+    @property
+    def settings_page(self) -> SettingsPage:
+        return cast("SettingsPage", self._page("settings"))
+
     def _build_pages(self) -> None:
         actor = self.services.session.actor
         is_admin = actor is not None and actor.can(Permission.VIEW_AUDIT)
         entries: list[tuple[str, str, QWidget]] = [
-            ("worklist", tr("Worklist"), self.worklist_page),
+            ("worklist", tr("Worklist"), self._in_stack("worklist")),
             ("patients", tr("Patients"), self.patients),
         ]
         if actor is not None and actor.can(Permission.REVIEW_RESULTS):
-            entries.append(("review", tr("Results to review"), self.review_page))
+            entries.append(("review", tr("Results to review"), self._in_stack("review")))
         entries += [
-            ("evidence", tr("Evidence library"), self.evidence_page),
+            ("evidence", tr("Evidence library"), self._in_stack("evidence")),
         ]
         self._drop_outcomes_page()  # a new user starts from an empty report (each report made is audited)
         if actor is not None and actor.can(Permission.EXPORT):
             entries.append(("outcomes", tr("Outcomes audit"), self.outcomes_host))
         if is_admin:
             entries += [
-                ("users", tr("Users"), self.users_page),
-                ("audit", tr("Audit trail"), self.audit_page),
-                ("settings", tr("Settings"), self.settings_page),
+                ("users", tr("Users"), self._in_stack("users")),
+                ("audit", tr("Audit trail"), self._in_stack("audit")),
+                ("settings", tr("Settings"), self._in_stack("settings")),
             ]
         else:
             entries.append(
                 (
-                    "settings",
+                    "settings-info",
                     tr("Settings"),
                     _placeholder(tr("Settings"), tr("Clinic settings are changed by an administrator.")),
                 )
@@ -170,7 +239,10 @@ class MainWindow(QMainWindow):
             self._page_keys.append(key)
         # Nurses and consultants start at the worklist (what is due today); others at the patient list.
         start = "worklist" if actor is not None and actor.can(Permission.EDIT_PATIENTS) else "patients"
-        self.worklist_page.set_defaults(self.services.worklist.today())
+        if "worklist" in self._built:
+            self.worklist_page.set_defaults(self.services.worklist.today())
+        if start in _LAZY_PAGES:
+            self._page(start)
         self.nav.setCurrentRow(self._page_keys.index(start))
         # setCurrentRow emits nothing when the row does not change (or before the signal is connected):
         # keep the page in step explicitly.
@@ -227,8 +299,10 @@ class MainWindow(QMainWindow):
     def on_nav_row_changed(self, row: int) -> None:
         if row < 0:
             return
-        self.pages.setCurrentIndex(row)
         key = self._page_keys[row]
+        if key in _LAZY_PAGES:
+            self._page(key)  # before it is shown: a stand-in is never seen
+        self.pages.setCurrentIndex(row)
         if key == "worklist" and self.services.session.actor is not None:
             self.worklist_page.load()
         elif key == "review":
@@ -241,7 +315,7 @@ class MainWindow(QMainWindow):
             self.users_page.load()
         elif key == "audit":
             self.audit_page.load()
-        elif key == "settings" and self.pages.currentWidget() is self.settings_page:
+        elif key == "settings":
             self.settings_page.load()
 
     def show_outcomes_page(self) -> Any:
@@ -364,7 +438,8 @@ class MainWindow(QMainWindow):
         def finished(count: int) -> None:
             progress.close()
             self.statusBar().showMessage(tr("Alerts re-evaluated for {n} patients.").format(n=count), 10_000)
-            self.worklist_page.load()
+            if "worklist" in self._built:
+                self.worklist_page.load()
 
         def failed(exc: BaseException) -> None:
             progress.close()
