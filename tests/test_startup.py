@@ -11,6 +11,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from rmclinic.services.container import Services
+from rmclinic.services.dto import AuditFilter
 from rmclinic.ui.login import LoginDialog
 
 
@@ -110,3 +111,66 @@ def test_the_window_icon_is_set_just_after_the_first_window(qtbot: QtBot) -> Non
     assert app.windowIcon().isNull()  # not yet: the first window comes first
     qtbot.waitUntil(lambda: not app.windowIcon().isNull(), timeout=ICON_DELAY_MS + 2000)
     assert app.windowIcon().availableSizes()  # the rendered PNG, not an empty icon
+
+
+def test_a_log_in_from_the_environment_reaches_the_list_without_declaring_the_orm_models(tmp_path: Path) -> None:
+    """The first window (log-in, its audit entry, settings, the list's first page) runs on Core tables and
+    plain SQL: the mapped classes are loaded after it shows. The log-in is still audited, the chain intact."""
+    from rmclinic.app import build_services
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    svc = build_services(url)
+    svc.session.actor = svc.session.system("test")
+    svc.demo.create(5)
+    svc.close()
+    seen = tmp_path / "seen"
+    code = (
+        "import os, sys\n"
+        "real_exit = os._exit\n"
+        "def at_first_window(status):\n"  # the app ends here once its window has been through the event loop
+        f"    open({str(seen)!r}, 'w').write(repr(sorted(m for m in sys.modules if m.startswith('rmclinic.'))))\n"
+        "    real_exit(status)\n"
+        "os._exit = at_first_window\n"
+        "from rmclinic.cli import main\n"
+        f"sys.exit(main(['--database', {url!r}]))\n"
+    )
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "RMCLINIC_BENCH_SHOWN": str(tmp_path / "shown"),
+        "RMCLINIC_LOG_DIR": str(tmp_path / "log"),
+        "RMCLINIC_BACKUP_DIR": str(tmp_path / "backups"),
+        "RMCLINIC_USER": "admin",
+        "RMCLINIC_PASSWORD": "demo",
+    }
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    modules = seen.read_text()
+    assert "rmclinic.ui.main_window" in modules and "rmclinic.persistence.patient_list" in modules
+    assert "rmclinic.persistence.models" not in modules
+
+    svc = build_services(url)
+    try:
+        svc.session.actor = svc.session.system("test")
+        assert svc.audit.verify_unchecked().ok
+        logins, n = svc.audit.query(AuditFilter(username="admin", action="login"))
+        assert n == 1 and logins[0].outcome == "success"
+    finally:
+        svc.close()
+
+
+def test_the_orm_models_load_after_the_first_window_in_one_step() -> None:
+    """What the first window did without is loaded off the UI thread just after it: every repository and a
+    configured mapper for every record class, so the first patient opened pays for none of it."""
+    code = (
+        "import sys\n"
+        "from rmclinic.persistence.uow import load_repositories\n"
+        "assert 'rmclinic.persistence.models' not in sys.modules\n"
+        "load_repositories()\n"
+        "from rmclinic.persistence.models import Base\n"
+        "mappers = Base.registry.mappers\n"
+        "assert len(mappers) >= 15 and all(m.configured for m in mappers), mappers\n"
+        "assert 'rmclinic.persistence.repository' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

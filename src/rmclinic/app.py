@@ -303,7 +303,8 @@ def _login_while_opening(database: str | None, user: str | None) -> tuple[Servic
 
 
 def start_background_checks(window: object, services: Services) -> None:
-    """After the first window shows: verify the audit chain and take the daily backup, off the UI thread."""
+    """After the first window shows, off the UI thread: load the ORM models the first window did without,
+    verify the audit chain, and take the daily backup."""
     from .domain.accounts import Permission
     from .paths import backups_dir
     from .ui.main import show_audit_warning
@@ -322,6 +323,12 @@ def start_background_checks(window: object, services: Services) -> None:
     def failed(exc: BaseException) -> None:
         log.error("background check failed: %s", type(exc).__name__)
 
+    from PySide6.QtCore import QTimer
+
+    from .persistence.uow import load_repositories
+
+    # Once the window has been through the event loop: the import holds the GIL most of its ~90 ms.
+    QTimer.singleShot(0, lambda: run_in_background(load_repositories, lambda _r: None, failed))
     run_in_background(services.audit.verify_unchecked, verified, failed)
     if services.backend == "sqlite":
         run_in_background(lambda: services.backup.automatic(backups_dir()), lambda _p: None, failed)

@@ -146,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     usub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     ua = usub.add_parser("add", help="add an account (the first one, an admin, needs no login)")
     ua.add_argument("name", metavar="NAME")
-    ua.add_argument("--role", required=True, choices=_LoginRoles())
+    # A metavar, or argparse lists the choices (importing the accounts module) while the parser is built.
+    ua.add_argument("--role", required=True, choices=_LoginRoles(), metavar="ROLE", help="one of: %(choices)s")
     ua.add_argument("--display-name", default="", metavar="TEXT")
     usub.add_parser("list", help="list the accounts")
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..domain.accounts import Role
 from ..domain.errors import ConflictError, NotFoundError
 from ..services.dto import UserRecord
-from .models import SettingRec, UserAccountRec
+from .tables import app_setting, user_account
+
+# Core on ``tables`` (no mapped classes): these run on every log-in, before the first window. Each update
+# bumps ``version`` as the ORM's version counter does, so an account edited elsewhere is still caught.
+
+_CONFLICT = "Someone else changed this account after you opened it. Reload and try again."
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -20,13 +26,13 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def _user(r: UserAccountRec) -> UserRecord:
+def _user(r: Any) -> UserRecord:
     return UserRecord(
         id=r.id,
         username=r.username,
         display_name=r.display_name,
         role=Role(r.role),
-        active=r.active,
+        active=bool(r.active),
         version=r.version,
         failed_logins=r.failed_logins,
         locked_until=_aware(r.locked_until),
@@ -39,53 +45,53 @@ class SqlUserRepository:
         self.s = session
 
     def count(self) -> int:
-        return self.s.scalar(select(func.count()).select_from(UserAccountRec)) or 0
+        return self.s.scalar(select(func.count()).select_from(user_account)) or 0
 
-    def _rec(self, username: str) -> UserAccountRec | None:
-        return self.s.scalar(select(UserAccountRec).where(UserAccountRec.username == username))
+    def _row(self, username: str) -> Any:
+        return self.s.execute(select(user_account).where(user_account.c.username == username)).first()
 
     def get(self, username: str) -> UserRecord | None:
-        r = self._rec(username)
+        r = self._row(username)
         return _user(r) if r else None
 
     def password_hash(self, username: str) -> str | None:
-        r = self._rec(username)
-        return r.password_hash if r else None
+        return self.s.scalar(select(user_account.c.password_hash).where(user_account.c.username == username))
 
     def list(self) -> list[UserRecord]:
-        return [_user(r) for r in self.s.scalars(select(UserAccountRec).order_by(UserAccountRec.username))]
+        return [_user(r) for r in self.s.execute(select(user_account).order_by(user_account.c.username))]
 
     def add(self, username: str, display_name: str, role: Role, password_hash: str) -> UserRecord:
-        r = UserAccountRec(username=username, display_name=display_name, role=role.value, password_hash=password_hash)
-        self.s.add(r)
-        self.s.flush()
-        return _user(r)
+        self.s.execute(
+            insert(user_account).values(
+                username=username, display_name=display_name, role=role.value, password_hash=password_hash, version=1
+            )
+        )
+        return _user(self._row(username))
 
-    def _must(self, username: str) -> UserAccountRec:
-        r = self._rec(username)
-        if r is None:
-            raise NotFoundError(f"No user {username}.")
-        return r
+    def _update(self, username: str, version: int | None, values: dict[str, object]) -> None:
+        """One UPDATE, bumping the version; ``version`` given: only if the account is still at it."""
+        t = user_account
+        cond = [t.c.username == username]
+        if version is not None:
+            cond.append(t.c.version == version)
+        done = self.s.execute(update(t).where(*cond).values(**values, version=t.c.version + 1))
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            if self._row(username) is None:
+                raise NotFoundError(f"No user {username}.")
+            raise ConflictError(_CONFLICT)
 
     def update(self, username: str, version: int | None = None, **values: object) -> UserRecord:
-        r = self._must(username)
-        if version is not None and r.version != version:
-            raise ConflictError("Someone else changed this account after you opened it. Reload and try again.")
-        for k, v in values.items():
-            setattr(r, k, v)
-        self.s.flush()
-        return _user(r)
+        self._update(username, version, values)
+        return _user(self._row(username))
 
     def record_login(self, username: str, ok: bool, now: dt.datetime, locked_until: dt.datetime | None) -> None:
-        r = self._must(username)
-        if ok:
-            r.failed_logins = 0
-            r.locked_until = None
-            r.last_login_at = now
-        else:
-            r.failed_logins += 1
-            r.locked_until = locked_until
-        self.s.flush()
+        t = user_account
+        values: dict[str, object] = (
+            {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+            if ok
+            else {"failed_logins": t.c.failed_logins + 1, "locked_until": locked_until}
+        )
+        self._update(username, None, values)
 
 
 class SqlSettingsRepository:
@@ -93,20 +99,17 @@ class SqlSettingsRepository:
         self.s = session
 
     def get(self, key: str) -> str | None:
-        r = self.s.get(SettingRec, key)
-        return r.value if r else None
+        return self.s.scalar(select(app_setting.c.value).where(app_setting.c.key == key))
 
     def all(self) -> dict[str, str]:
-        return {r.key: r.value for r in self.s.scalars(select(SettingRec))}
+        return {k: v for k, v in self.s.execute(select(app_setting.c.key, app_setting.c.value))}
 
     def set(self, key: str, value: str) -> str | None:
         """Store and return the previous value (for the audit trail)."""
-        r = self.s.get(SettingRec, key)
-        if r is None:
-            self.s.add(SettingRec(key=key, value=value))
-            self.s.flush()
-            return None
-        before = r.value
-        r.value = value
-        self.s.flush()
+        t = app_setting
+        before = self.get(key)
+        if before is None:
+            self.s.execute(insert(t).values(key=key, value=value, version=1))
+        else:
+            self.s.execute(update(t).where(t.c.key == key).values(value=value, version=t.c.version + 1))
         return before

@@ -1,4 +1,6 @@
-"""The audit trail in SQL: appends chained in the writer's transaction, read-side filters, verification."""
+"""The audit trail in SQL: appends chained in the writer's transaction, read-side filters, verification.
+
+Core on ``tables`` (no mapped classes): a log-in appends an entry before the first window shows."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..domain.accounts import Actor
 from ..domain.audit import GENESIS_HASH, AuditEntry, AuditEvent, ChainReport, canonical_json, entry_hash, verify_chain
 from ..services.dto import AuditFilter
-from .models import AuditEventRec, AuditHeadRec, table_of
+from .tables import audit_event, audit_head
 
 _PG_AUDIT_LOCK = 0x726D6175  # "rmau": one appender at a time across workstations
 
@@ -44,10 +46,13 @@ class SqlAuditLog:
     def _head(self) -> tuple[int, str]:
         if self.s.get_bind().dialect.name == "postgresql":
             self.s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-        head = self.s.get(AuditHeadRec, 1)
+        head = self._head_row()
         if head is None:
             return 0, GENESIS_HASH
         return head.count, head.hash
+
+    def _head_row(self) -> Any:
+        return self.s.execute(select(audit_head.c.count, audit_head.c.hash).where(audit_head.c.id == 1)).first()
 
     def append(self, actor: Actor, events: Sequence[AuditEvent], at: dt.datetime) -> None:
         """Chain and insert ``events`` in the current transaction (they commit with the change)."""
@@ -74,24 +79,18 @@ class SqlAuditLog:
             }
             values["hash"] = prev = entry_hash(**values)
             rows.append(values)
-        # Core executemany on the table: one statement for the batch, not one per row (ORM bulk path)
-        self.s.execute(insert(table_of(AuditEventRec)), rows)
+        self.s.execute(insert(audit_event), rows)  # one executemany for the batch
         if count == len(rows):
-            self.s.add(AuditHeadRec(id=1, count=count, hash=prev))
+            self.s.execute(insert(audit_head).values(id=1, count=count, hash=prev))
         else:
-            self.s.execute(update(AuditHeadRec).where(AuditHeadRec.id == 1).values(count=count, hash=prev))
-        self.s.flush()
+            self.s.execute(update(audit_head).where(audit_head.c.id == 1).values(count=count, hash=prev))
 
     def iter_entries(self, batch: int = 5000) -> Iterator[AuditEntry]:
         last = 0
         while True:
-            rows = (
-                self.s.execute(
-                    select(AuditEventRec).where(AuditEventRec.seq > last).order_by(AuditEventRec.seq).limit(batch)
-                )
-                .scalars()
-                .all()
-            )
+            rows = self.s.execute(
+                select(audit_event).where(audit_event.c.seq > last).order_by(audit_event.c.seq).limit(batch)
+            ).all()
             if not rows:
                 return
             for r in rows:
@@ -99,7 +98,7 @@ class SqlAuditLog:
             last = rows[-1].seq
 
     def verify(self) -> ChainReport:
-        head = self.s.get(AuditHeadRec, 1)
+        head = self._head_row()
         return verify_chain(
             self.iter_entries(),
             expected_count=head.count if head else 0,
@@ -109,44 +108,44 @@ class SqlAuditLog:
     def query(self, f: AuditFilter, offset: int = 0, limit: int = 500) -> tuple[list[AuditEntry], int]:
         conds = []
         if f.since:
-            conds.append(AuditEventRec.at >= f.since)
+            conds.append(audit_event.c.at >= f.since)
         if f.until:
-            conds.append(AuditEventRec.at < f.until)
+            conds.append(audit_event.c.at < f.until)
         if f.username:
-            conds.append(AuditEventRec.username == f.username)
+            conds.append(audit_event.c.username == f.username)
         if f.patient_id is not None:
-            conds.append(AuditEventRec.patient_id == f.patient_id)
+            conds.append(audit_event.c.patient_id == f.patient_id)
         if f.action:
-            conds.append(AuditEventRec.action == f.action)
+            conds.append(audit_event.c.action == f.action)
         col: Any = {
-            "seq": AuditEventRec.seq,
-            "at": AuditEventRec.at,
-            "username": AuditEventRec.username,
-            "action": AuditEventRec.action,
-            "patient_id": AuditEventRec.patient_id,
+            "seq": audit_event.c.seq,
+            "at": audit_event.c.at,
+            "username": audit_event.c.username,
+            "action": audit_event.c.action,
+            "patient_id": audit_event.c.patient_id,
         }[f.sort]
-        order = [col.desc() if f.descending else col.asc(), AuditEventRec.seq.desc()]
-        rows = self.s.execute(select(AuditEventRec).where(*conds).order_by(*order).offset(offset).limit(limit))
-        total = self.s.scalar(select(func.count()).select_from(AuditEventRec).where(*conds)) or 0
-        return [_entry(r) for r in rows.scalars()], total
+        order = [col.desc() if f.descending else col.asc(), audit_event.c.seq.desc()]
+        rows = self.s.execute(select(audit_event).where(*conds).order_by(*order).offset(offset).limit(limit))
+        total = self.s.scalar(select(func.count()).select_from(audit_event).where(*conds)) or 0
+        return [_entry(r) for r in rows], total
 
     def last_seq(self) -> int:
         """The newest entry's number (0 for an empty trail), read without taking the append lock."""
-        return self.s.scalar(select(func.max(AuditEventRec.seq))) or 0
+        return self.s.scalar(select(func.max(audit_event.c.seq))) or 0
 
     def patients_changed_since(self, seq: int, patient_ids: Sequence[int]) -> set[int]:
         """Which of these patients have an audit entry after entry ``seq``: every change to a patient's record
         is audited in the transaction that makes it, so this tells whose data moved since ``seq`` was read."""
         if not patient_ids:
             return set()
-        q = select(AuditEventRec.patient_id).where(AuditEventRec.seq > seq, AuditEventRec.patient_id.in_(patient_ids))
+        q = select(audit_event.c.patient_id).where(audit_event.c.seq > seq, audit_event.c.patient_id.in_(patient_ids))
         return {pid for pid in self.s.scalars(q.distinct()) if pid is not None}
 
     def last_for(self, entity: str, entity_id: str) -> AuditEntry | None:
-        r = self.s.scalar(
-            select(AuditEventRec)
-            .where(AuditEventRec.entity == entity, AuditEventRec.entity_id == entity_id)
-            .order_by(AuditEventRec.seq.desc())
+        r = self.s.execute(
+            select(audit_event)
+            .where(audit_event.c.entity == entity, audit_event.c.entity_id == entity_id)
+            .order_by(audit_event.c.seq.desc())
             .limit(1)
-        )
+        ).first()
         return _entry(r) if r else None

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, load_only
 
 from ..services.dto import SignatureInfo
 from .accounts import _aware
+from .errors import translate_errors
 from .models import CarePlanSignatureRec
-from .repository import translate_errors
 
 _META = (
     CarePlanSignatureRec.id,

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
@@ -26,14 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
-# Stable names for every constraint: SQLite batch migrations need them, and so do downgrades.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from . import tables
+from .tables import utcnow as _utcnow
 
 # Search keys compare byte-wise on both backends, so a prefix range is served by a plain B-tree.
 SearchKey = String(200).with_variant(String(200, collation="C"), "postgresql")
@@ -44,15 +37,12 @@ NhsNumber = String(10).with_variant(String(10, collation="C"), "postgresql")
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    metadata = tables.metadata  # the log-in's tables are declared there, in Core (see ``tables``)
 
 
 class Tracked:
-    """Timestamps and an optimistic-lock counter (SQLAlchemy raises StaleDataError on conflict)."""
+    """Timestamps and an optimistic-lock counter (SQLAlchemy raises StaleDataError on conflict); ``tables``
+    declares the same three columns for its Core tables."""
 
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -230,60 +220,8 @@ class DrugAllergyRec(Tracked, Base):
     patient: Mapped[PatientRec] = relationship(back_populates="allergies", lazy="raise")
 
 
-class UserAccountRec(Tracked, Base):
-    __tablename__ = "user_account"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(32), unique=True)
-    display_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
-    role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str] = mapped_column(String(200))
-    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-
-    __table_args__ = (CheckConstraint(_in("role", ("admin", "consultant", "nurse", "read_only")), name="role"),)
-
-
-class AuditEventRec(Base):
-    """Append-only. Not Tracked: an audit row is never updated, so it has no version or updated_at."""
-
-    __tablename__ = "audit_event"
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    username: Mapped[str] = mapped_column(String(32), index=True)
-    role: Mapped[str] = mapped_column(String(16))
-    workstation: Mapped[str] = mapped_column(String(100))
-    action: Mapped[str] = mapped_column(String(24), index=True)
-    entity: Mapped[str] = mapped_column(String(32))
-    entity_id: Mapped[str] = mapped_column(String(64))
-    patient_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no FK: the trail outlives edits
-    details: Mapped[str] = mapped_column(Text)
-    outcome: Mapped[str] = mapped_column(String(12))
-    emergency: Mapped[bool] = mapped_column(Boolean)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class AuditHeadRec(Base):
-    """The chain head, updated in the same transaction as each append: catches a deleted last entry."""
-
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class SettingRec(Tracked, Base):
-    """Clinic settings live in the database: migrated, audited and backed up with the data."""
-
-    __tablename__ = "app_setting"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+# user_account, audit_event, audit_head and app_setting are declared in ``tables`` (Core) and used only
+# through it: the log-in path needs no mapped class.
 
 
 STATUSES = ("requested", "sample_taken", "resulted", "reviewed")
@@ -613,3 +551,6 @@ def add_partial_index_conditions(dialect_name: str) -> None:
             where = PARTIAL_INDEXES.get(str(index.name))
             if where is not None and index.dialect_options[dialect_name]["where"] is None:
                 index.dialect_options[dialect_name]["where"] = text(where)
+
+
+tables.on_dialect(add_partial_index_conditions)

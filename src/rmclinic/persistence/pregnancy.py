@@ -27,6 +27,7 @@ from ..domain.medication import (
 from ..domain.obstetric import Conception, Outcome
 from ..domain.pregnancy import Bleeding, CurrentPregnancy, IupMethod, Severity
 from ..services.dto import WorklistRow
+from .errors import translate_errors
 from .models import (
     CurrentPregnancyRec,
     FollowUpRec,
@@ -35,7 +36,6 @@ from .models import (
     PatientRec,
     table_of,
 )
-from .repository import translate_errors
 
 # -- JSON helpers ------------------------------------------------------------------------------------
 

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
-from ..domain.errors import ConflictError, DuplicateError, NotFoundError, ValidationError
+from ..domain.errors import ConflictError, NotFoundError
 from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGenetics
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
-from ..domain.search import SearchTerm
 from ..domain.text import fold
-from ..services.dto import PatientPage, PatientRecord, PatientRow, PregnancyRecord
-from . import patient_search
+from ..services.dto import PatientRecord, PatientRow, PregnancyRecord
+from .errors import CONFLICT, translate_errors
 from .models import (
     AlertEventRec,
     AlertStateRec,
@@ -38,8 +34,6 @@ from .models import (
     VisitRec,
     table_of,
 )
-
-_CONFLICT = "Someone else saved this record after you opened it. Reload to see their changes."
 
 
 def _utcnow() -> dt.datetime:
@@ -116,26 +110,6 @@ def _row(r: Any) -> PatientRow:
         date_of_birth=r.date_of_birth,
         archived=r.archived_at is not None,
     )
-
-
-@contextmanager
-def translate_errors() -> Iterator[None]:
-    """Turn database refusals into the domain's errors, which the UI and CLI know how to show."""
-    try:
-        yield
-    except StaleDataError as e:
-        raise ConflictError(_CONFLICT) from e
-    except IntegrityError as e:
-        msg = str(e.orig).lower()
-        if "hospital_number" in msg:
-            raise DuplicateError("hospital_number", "This hospital number is already registered.") from e
-        if "nhs_number" in msg:
-            raise DuplicateError("nhs_number", "This NHS number is already registered.") from e
-        if "current_pregnancy" in msg:  # the partial unique index: one open pregnancy per patient
-            raise ValidationError.single("dating", "This patient already has a current pregnancy.") from e
-        if "care_plan_signature" in msg or "letter" in msg:  # two workstations numbering the same version
-            raise ConflictError("Someone else signed a version at the same moment. Reload and try again.") from e
-        raise
 
 
 class SqlPatientRepository:
@@ -258,19 +232,6 @@ class SqlPatientRepository:
     def count(self) -> int:
         return self.s.scalar(select(func.count()).select_from(PatientRec)) or 0
 
-    def search(
-        self,
-        terms: Sequence[SearchTerm],
-        sort: str,
-        descending: bool,
-        include_archived: bool,
-        offset: int,
-        limit: int,
-    ) -> PatientPage:
-        """One page of the list, and how many match (exactly up to a cap, else "more than"): see
-        ``patient_search`` for why it is written as it is."""
-        return patient_search.search(self.s.connection(), terms, sort, descending, include_archived, offset, limit)
-
     # -- writes -------------------------------------------------------------------------------
 
     def add(self, data: PatientData) -> int:
@@ -388,7 +349,7 @@ class SqlPatientRepository:
 
     def _locked(self, rec: Any, version: int) -> None:
         if rec.version != version:
-            raise ConflictError(_CONFLICT)
+            raise ConflictError(CONFLICT)
 
     def update_demographics(self, patient_id: int, version: int, data: PatientData, partner: Partner | None) -> None:
         rec = self._load(patient_id)

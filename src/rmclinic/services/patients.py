@@ -79,7 +79,7 @@ class PatientService(ServiceBase):
             raise ValidationError.single("text", f"Search text is limited to {MAX_QUERY} characters.")
         limit = max(1, min(int(limit), MAX_PAGE))
         with self._uow(read_only=True) as uow:
-            return uow.patients.search(
+            return uow.patient_list.search(
                 parse_query(query.text),
                 query.sort,
                 query.descending,
@@ -91,7 +91,7 @@ class PatientService(ServiceBase):
     def count(self) -> int:
         self._actor(Permission.VIEW_PATIENTS)
         with self._uow(read_only=True) as uow:
-            return uow.patients.count()
+            return uow.patient_list.count()
 
     def export_csv(
         self,
@@ -117,7 +117,7 @@ class PatientService(ServiceBase):
         table: list[list[Cell]] = []
         with self._uow(read_only=True) as uow:  # one snapshot: the file is one consistent list
             # the whole list in one query (paging by offset would walk the list again for every page)
-            rows = uow.patients.search(
+            rows = uow.patient_list.search(
                 terms, query.sort, query.descending, query.include_archived, 0, EXPORT_LIMIT
             ).rows
             if progress is not None:

@@ -65,6 +65,16 @@ class PatientRepository(Protocol):
 
     def remove_pregnancy(self, patient_id: int, pregnancy_id: int, version: int) -> None: ...
 
+    def rows_for_ids(self, ids: Iterable[int]) -> list[PatientRow]: ...
+
+    def all_ids(self) -> list[int]: ...
+
+    def count(self) -> int: ...
+
+
+class PatientList(Protocol):
+    """The patient list's page and count (plain SQL: no mapped classes before the first window)."""
+
     def search(
         self,
         terms: Sequence[SearchTerm],
@@ -74,10 +84,6 @@ class PatientRepository(Protocol):
         offset: int,
         limit: int,
     ) -> PatientPage: ...
-
-    def rows_for_ids(self, ids: Iterable[int]) -> list[PatientRow]: ...
-
-    def all_ids(self) -> list[int]: ...
 
     def count(self) -> int: ...
 
@@ -292,6 +298,7 @@ class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
     """One transaction. Leaving the block without ``commit()`` rolls everything back."""
 
     patients: PatientRepository
+    patient_list: PatientList
     users: UserRepository
     audit: AuditLog
     settings: SettingsRepository
