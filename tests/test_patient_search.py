@@ -184,3 +184,25 @@ def test_identifier_prefixes_are_found_on_a_postgresql_database_with_a_linguisti
         assert found("RM", sort="hospital_number") == sorted(numbers)  # byte order: "-" < "/" < "0"
     finally:
         svc.close()
+
+
+@pytest.mark.parametrize("walk_cap", [0, 3, 1000])
+def test_postgresql_collects_or_walks_the_other_name_matches_with_the_same_rows(
+    services: Services, clinic: list[tuple[PatientRow, bool]], walk_cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many matches sorted by name: PostgreSQL collects the other (non-family) matches and sorts them when
+    they are few (under ``WALK_CAP``), else lets the planner walk the name index. Dense ("s", "rm") and sparse
+    ("sm0", "claire") prefixes, one term and several, give the same rows either way (SQLite: the same too)."""
+    monkeypatch.setattr(patient_search, "COUNT_CAP", 2)
+    monkeypatch.setattr(patient_search, "WALK_CAP", walk_cap)
+    for text in ["s", "sm", "rm", "r", "sm0", "claire", "s a", "a s", "w", "01/02/1986"]:
+        for descending in (False, True):
+            for archived in (False, True):
+                want = reference(clinic, text, "name", descending, archived)
+                query = PatientQuery(text=text, sort="name", descending=descending, include_archived=archived)
+                got: list[int] = []
+                page = services.patients.search(query, 0, 3)
+                while page.rows:
+                    got += [r.id for r in page.rows]
+                    page = services.patients.search(query, len(got), 3)
+                assert got == want, f"{text!r}{' desc' if descending else ''}, archived {archived}"

@@ -26,6 +26,9 @@ from ..domain.text import prefix_upper_bound
 from ..services.dto import PatientPage, PatientRow
 
 COUNT_CAP = 250  # beyond this the list says "more than 250 found": nobody scrolls further; counting costs time
+# PostgreSQL, a name prefix with more than COUNT_CAP matches sorted by name: its other matches are collected and
+# sorted up to this many (~1.3 µs each), beyond it found by walking the name index (50 in ~100,000 / n x 50 rows)
+WALK_CAP = 2000
 
 _COLUMNS = "id, hospital_number, nhs_number, family_name, given_name, date_of_birth, archived_at"
 SORT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -87,12 +90,45 @@ def _statement(sql: str, shapes: tuple[Kinds, ...]) -> TextClause:
 
 
 @lru_cache(maxsize=256)
-def _count_sql(shapes: tuple[Kinds, ...], include_archived: bool, split: str, cap: int) -> TextClause:
-    """``split``: "all" counts every match; "others" only the first term's non-family matches."""
+def _count_sql(
+    shapes: tuple[Kinds, ...], include_archived: bool, split: str, cap: int, postgresql: bool = False
+) -> TextClause:
+    """``split``: "all" counts every match; "others" only the first term's non-family matches.
+
+    On PostgreSQL each of the first term's ranges is counted through its own index, up to the cap, and
+    united: the planner meets ``LIMIT`` over an OR by scanning the table in its physical order, assuming
+    the matches spread evenly, but hospital numbers are stored in order, so the 8,000 matches of "RM09" lie
+    at the end (90,000 rows read, 26 ms; united, 0.6 ms). Under the cap every range is complete, so the
+    count is exact; over it, so is the true count. United by hospital number (unique), which the name
+    index holds, so the family range is counted from that index alone."""
     conds = _conditions(shapes, include_archived)
+    family, others = _term_sql(0, shapes[0])
     if split == "others":
-        conds[0] = _any(_term_sql(0, shapes[0])[1])
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM patient WHERE {_where(conds)} LIMIT {cap + 1}) AS m"
+        conds[0] = _any(others)
+    ranges = ([family] if family and split == "all" else []) + others
+    if postgresql and len(ranges) > 1:
+        each = [
+            f"(SELECT hospital_number FROM patient WHERE {_where([r, *conds[1:]])} LIMIT {cap + 1})" for r in ranges
+        ]
+        sql = f"SELECT count(*) FROM ({' UNION '.join(each)}) AS m"
+    else:
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM patient WHERE {_where(conds)} LIMIT {cap + 1}) AS m"
+    return _with_dates(sql, shapes)
+
+
+@lru_cache(maxsize=256)
+def _density_sql(kinds: Kinds, cap: int) -> TextClause:
+    """PostgreSQL, one term: about how many other (non-family) matches it has, up to ``cap`` each, summed
+    (a patient in two ranges counts twice; archived ones count): only index entries are read. It decides the
+    plan, not the rows."""
+    each = [
+        f"(SELECT count(*) FROM (SELECT 1 FROM patient WHERE {r} LIMIT {cap + 1}) AS c{j})"
+        for j, r in enumerate(_term_sql(0, kinds)[1])
+    ]
+    return _with_dates(f"SELECT {' + '.join(each) or '0'}", (kinds,))
+
+
+def _with_dates(sql: str, shapes: tuple[Kinds, ...]) -> TextClause:
     dates = [bindparam(f"dob{i}", type_=Date) for i, k in enumerate(shapes) if k[3]]
     return text(sql).bindparams(*dates) if dates else text(sql)
 
@@ -122,17 +158,29 @@ def _page_sql(shapes: tuple[Kinds, ...], include_archived: bool, sort: str, desc
 
 
 @lru_cache(maxsize=256)
-def _union_sql(shapes: tuple[Kinds, ...], include_archived: bool, descending: bool, walk: bool) -> TextClause:
-    """Sorted by name, the first term a name: its family-name range and its other matches, a page of each."""
+def _union_sql(shapes: tuple[Kinds, ...], include_archived: bool, descending: bool, plan: str) -> TextClause:
+    """Sorted by name, the first term a name: its family-name range and its other matches, a page of each.
+    ``plan`` for the other matches: "walk" makes SQLite walk the name index in order (see ``_term_sql``);
+    "collect" makes PostgreSQL gather them first (a materialised CTE, through their indexes) and sort the
+    page out of them, instead of walking the name index and filtering ("RM012": 1,000 matches, 5,000 rows
+    read to find 50, 8 ms; collected and sorted, 1 ms); "" leaves it to the planner."""
     rest = _conditions(shapes, include_archived)[1:]
-    family, others = _term_sql(0, shapes[0], walk)
+    family, others = _term_sql(0, shapes[0], plan == "walk")
     picked = f"{_COLUMNS}, family_fold, given_fold"
     order = _order("name", descending)
-    branch = "SELECT * FROM (SELECT {cols} FROM patient WHERE {where} ORDER BY {order} LIMIT :k) AS {alias}"
-    first = branch.format(cols=picked, where=_where([family or "(1 = 0)", *rest]), order=order, alias="a")
-    second = branch.format(cols=picked, where=_where([_any(others), *rest]), order=order, alias="b")
+    branch = "SELECT * FROM (SELECT {cols} FROM {source} WHERE {where} ORDER BY {order} LIMIT :k) AS {alias}"
+    first = branch.format(
+        cols=picked, source="patient", where=_where([family or "(1 = 0)", *rest]), order=order, alias="a"
+    )
+    where = _where([_any(others), *rest])
+    cte = ""
+    if plan == "collect":
+        cte = f"WITH m AS MATERIALIZED (SELECT {picked} FROM patient WHERE {where}) "
+        second = branch.format(cols="*", source="m", where="1 = 1", order=order, alias="b")
+    else:
+        second = branch.format(cols=picked, source="patient", where=where, order=order, alias="b")
     sql = (
-        f"SELECT {_COLUMNS} FROM ({first} UNION {second}) AS u "
+        f"{cte}SELECT {_COLUMNS} FROM ({first} UNION {second}) AS u "
         f"ORDER BY {_order('name', descending)} LIMIT :limit OFFSET :offset"
     )
     return _statement(sql, shapes)
@@ -186,18 +234,23 @@ def search(
     limit: int,
 ) -> PatientPage:
     cap = COUNT_CAP
+    pg = conn.dialect.name == "postgresql"
     shapes = tuple(_kinds(t) for t in terms)
     params = _params(terms)
     if shapes:
-        found = int(conn.execute(_count_sql(shapes, include_archived, "all", cap), params).scalar_one())
+        found = int(conn.execute(_count_sql(shapes, include_archived, "all", cap, pg), params).scalar_one())
         at_least, total = found > cap, min(found, cap)
     else:
         at_least, total = False, count_listed(conn, include_archived)
     page = {**params, "limit": limit, "offset": offset}
     if at_least and sort == "name" and shapes[0][0]:
-        others = conn.execute(_count_sql(shapes, include_archived, "others", cap), params).scalar_one()
-        walk = others > cap and conn.dialect.name == "sqlite"
-        stmt = _union_sql(shapes, include_archived, descending, walk)
+        if pg:  # several terms: as many as the planner estimates (the first term's density says little)
+            few = len(shapes) == 1 and conn.execute(_density_sql(shapes[0], WALK_CAP), params).scalar_one() <= WALK_CAP
+            plan = "collect" if few else ""
+        else:
+            others = conn.execute(_count_sql(shapes, include_archived, "others", cap), params).scalar_one()
+            plan = "walk" if others > cap else ""
+        stmt = _union_sql(shapes, include_archived, descending, plan)
         page["k"] = offset + limit
     else:
         stmt = _page_sql(shapes, include_archived, sort, descending)
