@@ -302,3 +302,23 @@ def test_a_worker_started_by_hand_runs_nothing_it_is_fed(tmp_path: Any) -> None:
     status, error = pickle.loads(done.stdout)
     assert status == "error" and "not something a worker is sent" in str(error)
     assert not marker.exists()
+
+
+def test_copy_writes_exactly_what_an_insert_writes(clinic: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL takes the all-patient refresh's many rows by COPY: the states and events stored, with every
+    column's type and value (dates, times with their zone, flags, empty and missing values), are those an
+    executemany stores. (On SQLite both runs are executemany.)"""
+    import rmclinic.persistence.alerts as alerts_module
+
+    act_as(clinic, Role.CONSULTANT)
+    clinic.alerts.refresh_all(workers=0)  # first evaluation: every alert fires, written in bulk
+    by_copy = state_and_events(clinic)
+    assert len(by_copy[0]) > alerts_module.COPY_FROM and len(by_copy[1]) > alerts_module.COPY_FROM
+    with clinic.alerts._uow() as uow:
+        s: Session = uow.session  # type: ignore[attr-defined]
+        s.execute(table_of(AlertStateRec).delete())
+        s.execute(table_of(AlertEventRec).delete())
+        uow.commit()
+    monkeypatch.setattr(alerts_module, "COPY_FROM", 10**9)
+    clinic.alerts.refresh_all(workers=0)
+    assert state_and_events(clinic) == by_copy
