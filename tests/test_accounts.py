@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 from conftest import act_as
+from sqlalchemy import text
 
 from rmclinic.domain.accounts import Role, password_problems
 from rmclinic.domain.errors import ValidationError
@@ -180,3 +181,57 @@ def test_demo_data_never_replaces_a_real_clinics_patients(sqlite_services: Servi
     with pytest.raises(DemoDataRefused, match="not created by demo-data"):
         sqlite_services.demo.create(5, force=True)
     assert sqlite_services.patients.count() == 1
+
+
+def test_saving_an_account_or_setting_unchanged_makes_no_new_version(services: Services) -> None:
+    """As the ORM did: an edit that changes nothing is not a change, so another administrator's open form
+    (which holds the version it read) is not refused for it."""
+    act_as(services, Role.ADMIN)
+    services.auth.add_user("nina", Role.NURSE, "Nurse-Pass-42")
+    user = next(u for u in services.auth.list_users() if u.username == "nina")
+    same = services.auth.set_role("nina", Role.NURSE, user.version)
+    assert same.version == user.version
+    changed = services.auth.set_role("nina", Role.CONSULTANT, user.version)  # the form opened before: still fine
+    assert changed.version == user.version + 1 and changed.role is Role.CONSULTANT
+    with services.settings._uow() as uow:
+        uow.settings.set("idle_lock_minutes", "12")
+        version = uow.session.execute(  # type: ignore[attr-defined]
+            text("SELECT version FROM app_setting WHERE key = 'idle_lock_minutes'")
+        ).scalar_one()
+        assert uow.settings.set("idle_lock_minutes", "12") == "12"
+        assert (
+            uow.session.execute(  # type: ignore[attr-defined]
+                text("SELECT version FROM app_setting WHERE key = 'idle_lock_minutes'")
+            ).scalar_one()
+            == version
+        )
+
+
+def test_an_account_changed_while_its_password_is_checked_does_not_log_in(
+    services: Services, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An administrator deactivates (or demotes) the account in the moment between reading it and recording
+    the log-in: the log-in is refused, not granted with the old role. (On SQLite the log-in's transaction
+    holds the write lock from its start, so the change waits for it; this runs on PostgreSQL.)"""
+    if services.backend != "postgresql":
+        pytest.skip("SQLite serialises writers: the change cannot fall in between")
+    from sqlalchemy import create_engine
+
+    import rmclinic.services.auth as auth_module
+
+    act_as(services, Role.ADMIN)
+    services.auth.add_user("nina", Role.NURSE, "Nurse-Pass-42")
+    real = auth_module.password_matches
+
+    def admin_acts_meanwhile(stored: str, password: str) -> bool:
+        engine = create_engine(db_url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE user_account SET active = false, version = version + 1 WHERE username = 'nina'"))
+        engine.dispose()
+        return real(stored, password)
+
+    monkeypatch.setattr(auth_module, "password_matches", admin_acts_meanwhile)
+    services.session.actor = None
+    with pytest.raises(LoginFailed, match="changed as you logged in"):
+        services.auth.login("nina", "Nurse-Pass-42")
+    assert services.session.actor is None

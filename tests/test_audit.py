@@ -158,3 +158,27 @@ def test_audit_viewer_filters_sort_and_csv(services: Services) -> None:
     rows = csv_text.strip().splitlines()
     assert rows[0].startswith("seq,at,username") and len(rows) == 3
     assert any(e.action == "export" and e.entity == "audit_trail" for e in entries(services))
+
+
+def test_the_change_reaches_the_database_before_the_entries_that_record_it(services: Services) -> None:
+    """An ORM change still pending when its audit entries are appended is written first (as when the chain head
+    was read through the ORM): a refusal of the change surfaces before anything is recorded of it."""
+    from sqlalchemy import event
+
+    from rmclinic.domain.audit import Action, AuditEvent
+    from rmclinic.persistence.models import PatientRec
+
+    act_as(services, Role.NURSE)
+    pid = services.patients.register(PatientData("RM77", "Okafor", "Ada", dt.date(1990, 1, 2))).id
+    with services.patients._uow() as uow:
+        s = uow.session  # type: ignore[attr-defined]
+        seen: list[str] = []
+        event.listen(s.get_bind(), "before_cursor_execute", lambda *a: seen.append(a[2].split()[0:3]))
+        rec = s.get(PatientRec, pid)
+        rec.notes = "pending in the session"
+        uow.audit.append(
+            services.session.actor, [AuditEvent(Action.UPDATE, "patient", str(pid), pid)], dt.datetime.now(dt.UTC)
+        )
+        updates = [i for i, words in enumerate(seen) if words[:2] == ["UPDATE", "patient"]]
+        inserts = [i for i, words in enumerate(seen) if words[:3] == ["INSERT", "INTO", "audit_event"]]
+        assert updates and inserts and updates[0] < inserts[0]

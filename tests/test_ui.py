@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QDialog,
     QLineEdit,
@@ -405,7 +406,8 @@ def test_idle_lock_covers_data_and_same_user_unlocks(qtbot: QtBot, svc: Services
 def test_input_in_the_main_window_or_a_dialog_postpones_the_idle_lock(qtbot: QtBot, svc: Services) -> None:
     """The idle timer restarts on keyboard or mouse input reaching any of the app's windows (the watcher
     filters top-level windows, not every widget); other events do not restart it."""
-    from PySide6.QtCore import QPoint
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QEnterEvent
     from PySide6.QtTest import QTest
 
     svc.auth.create_first_admin("boss", STRONG)
@@ -424,6 +426,9 @@ def test_input_in_the_main_window_or_a_dialog_postpones_the_idle_lock(qtbot: QtB
     assert restarted_by(lambda: QTest.keyClick(window.windowHandle(), Qt.Key.Key_A))
     assert restarted_by(lambda: QTest.mouseClick(window.windowHandle(), Qt.MouseButton.LeftButton, pos=QPoint(5, 5)))
     assert not restarted_by(lambda: window.patients.search.update())  # a repaint is not the user
+    # nor the cursor "entering" a window that opened or closed under it
+    at = QPointF(5, 5)
+    assert not restarted_by(lambda: QApplication.sendEvent(window.windowHandle(), QEnterEvent(at, at, at)))
     dialog = QDialog(window)
     show_active(qtbot, dialog)
     assert restarted_by(lambda: QTest.keyClick(dialog.windowHandle(), Qt.Key.Key_B))

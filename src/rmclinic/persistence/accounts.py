@@ -69,7 +69,8 @@ class SqlUserRepository:
         return _user(self._row(username))
 
     def _update(self, username: str, version: int | None, values: dict[str, object]) -> None:
-        """One UPDATE, bumping the version; ``version`` given: only if the account is still at it."""
+        """One UPDATE, bumping the version as the ORM's counter did; ``version`` given: only if the account is
+        still at it."""
         t = user_account
         cond = [t.c.username == username]
         if version is not None:
@@ -81,17 +82,28 @@ class SqlUserRepository:
             raise ConflictError(_CONFLICT)
 
     def update(self, username: str, version: int | None = None, **values: object) -> UserRecord:
-        self._update(username, version, values)
-        return _user(self._row(username))
+        row = self._row(username)
+        if row is None:
+            raise NotFoundError(f"No user {username}.")
+        if version is not None and row.version != version:
+            raise ConflictError(_CONFLICT)
+        if any(getattr(row, k) != v for k, v in values.items()):  # nothing changed: no new version (as the ORM)
+            self._update(username, row.version, values)
+            row = self._row(username)
+        return _user(row)
 
-    def record_login(self, username: str, ok: bool, now: dt.datetime, locked_until: dt.datetime | None) -> None:
+    def record_login(
+        self, username: str, ok: bool, now: dt.datetime, locked_until: dt.datetime | None, version: int | None = None
+    ) -> None:
+        """``version``: the account as read when the password was checked; changed since (deactivated, another
+        role), the login is refused with ConflictError."""
         t = user_account
         values: dict[str, object] = (
             {"failed_logins": 0, "locked_until": None, "last_login_at": now}
             if ok
             else {"failed_logins": t.c.failed_logins + 1, "locked_until": locked_until}
         )
-        self._update(username, None, values)
+        self._update(username, version, values)
 
 
 class SqlSettingsRepository:
@@ -110,6 +122,6 @@ class SqlSettingsRepository:
         before = self.get(key)
         if before is None:
             self.s.execute(insert(t).values(key=key, value=value, version=1))
-        else:
+        elif before != value:  # the same value again is no change (no new version, as with the ORM)
             self.s.execute(update(t).where(t.c.key == key).values(value=value, version=t.c.version + 1))
         return before

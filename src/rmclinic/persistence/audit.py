@@ -58,6 +58,9 @@ class SqlAuditLog:
         """Chain and insert ``events`` in the current transaction (they commit with the change)."""
         if not events:
             return
+        # The change being audited goes to the database first, as it did when the ORM read the chain head: its
+        # refusal (a duplicate, a stale version) surfaces here, before the entries that record it.
+        self.s.flush()
         count, prev = self._head()
         rows = []
         for ev in events:

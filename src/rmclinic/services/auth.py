@@ -20,7 +20,7 @@ from ..domain.accounts import (
     username_problem,
 )
 from ..domain.audit import Action, AuditEvent, Outcome
-from ..domain.errors import DomainError, FieldProblem, ValidationError
+from ..domain.errors import ConflictError, DomainError, FieldProblem, ValidationError
 from ..domain.typecheck import text_problem
 from .base import ServiceBase
 from .dto import UserRecord
@@ -210,7 +210,10 @@ class AuthService(ServiceBase):
                 uow.commit()
                 raise LoginFailed("User name or password is not right.")
             assert user is not None
-            uow.users.record_login(name, True, now, None)
+            try:  # the account as read with the password: not deactivated or given another role since
+                uow.users.record_login(name, True, now, None, version=user.version)
+            except ConflictError:
+                raise LoginFailed("Your account was changed as you logged in: please try again.") from None
             actor = Actor(user.id, user.username, user.role, self._session.workstation)
             previous = self._session.actor
             if previous is not None and previous.username != actor.username:

@@ -101,7 +101,9 @@ class UserRepository(Protocol):
 
     def update(self, username: str, version: int | None = None, **values: object) -> UserRecord: ...
 
-    def record_login(self, username: str, ok: bool, now: dt.datetime, locked_until: dt.datetime | None) -> None: ...
+    def record_login(
+        self, username: str, ok: bool, now: dt.datetime, locked_until: dt.datetime | None, version: int | None = None
+    ) -> None: ...
 
 
 class AuditLog(Protocol):
