@@ -452,7 +452,7 @@ class CarePlanService(ServiceBase):
         """Saving the timeline as an image is an export of patient data: print permission, audited."""
         actor = self._actor(Permission.PRINT)
         with self._uow() as uow:
-            uow.patients.get(patient_id)
+            uow.patients.require(patient_id)
             self._audit(uow, actor, AuditEvent(Action.EXPORT, "timeline", str(patient_id), patient_id, {"to": "png"}))
             uow.commit()
         del path  # where it went is the user's business; the trail records that it left
@@ -580,7 +580,7 @@ class CarePlanService(ServiceBase):
         with self._uow(read_only=True) as uow:
             sigs = uow.careplans.signatures(patient_id)
             if not sigs:
-                uow.patients.get(patient_id)  # NotFoundError for an unknown patient
+                uow.patients.require(patient_id)  # NotFoundError for an unknown patient
                 return []
             current = self._current_record_hash(uow, patient_id)
             rules = self._alerts.rule_set().version

@@ -269,7 +269,7 @@ class VisitService(ServiceBase):
     def visits(self, patient_id: int) -> list[VisitView]:
         self._actor(Permission.VIEW_PATIENTS)
         with self._uow(read_only=True) as uow:
-            uow.patients.get(patient_id)
+            uow.patients.require(patient_id)
             visits = uow.visits.visits(patient_id)
             letters = uow.visits.letters(patient_id)
             workup = uow.workup.for_patient(patient_id)
@@ -295,7 +295,7 @@ class VisitService(ServiceBase):
         if problems:
             raise ValidationError([FieldProblem(k, v) for k, v in problems.items()])
         with self._uow() as uow:
-            uow.patients.get(patient_id)
+            uow.patients.require(patient_id)
             if visit.id is None:
                 vid = uow.visits.add_visit(patient_id, visit)
                 self._audit(uow, actor, _visit_event(Action.CREATE, patient_id, "visit", vid, _visit_json(visit)))

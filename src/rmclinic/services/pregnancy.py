@@ -86,7 +86,7 @@ class PregnancyService(ServiceBase):
     def view(self, patient_id: int) -> PregnancyView:
         self._actor(Permission.VIEW_PATIENTS)
         with self._uow(read_only=True) as uow:
-            uow.patients.get(patient_id)  # NotFoundError for an unknown patient
+            uow.patients.require(patient_id)  # NotFoundError for an unknown patient
             return self._view(uow, patient_id)
 
     def _view(self, uow: UnitOfWork, patient_id: int) -> PregnancyView:
@@ -129,7 +129,7 @@ class PregnancyService(ServiceBase):
         p = CurrentPregnancy(None, (entry,), fetuses=fetuses, conception=conception)
         self._check_pregnancy(p, today)
         with self._uow() as uow:
-            uow.patients.get(patient_id)
+            uow.patients.require(patient_id)
             if uow.pregnancy.open_pregnancy(patient_id) is not None:
                 raise ValidationError.single("dating", "This patient already has a current pregnancy.")
             pid = uow.pregnancy.add_pregnancy(patient_id, p)
@@ -356,7 +356,7 @@ class PregnancyService(ServiceBase):
             self._actor(Permission.OVERRIDE_CRITICAL_ALERTS)  # refused (and audited) before anything is written
         now = self._clock.now()
         with self._uow() as uow:
-            uow.patients.get(patient_id)
+            uow.patients.require(patient_id)
             if plan.id is None and plan.pregnancy_id is None:
                 current = uow.pregnancy.open_pregnancy(patient_id)
                 plan = replace(plan, pregnancy_id=current.id if current else None)
@@ -444,7 +444,7 @@ class PregnancyService(ServiceBase):
         if problems:
             raise ValidationError.from_dict(problems)
         with self._uow() as uow:
-            uow.patients.get(patient_id)
+            uow.patients.require(patient_id)
             if f.pregnancy_id is None:
                 current = uow.pregnancy.open_pregnancy(patient_id)
                 f = replace(f, pregnancy_id=current.id if current else None)

@@ -59,7 +59,7 @@ class WorkupService(ServiceBase):
         self._actor(Permission.VIEW_PATIENTS)
         cat = self.catalogue()
         with self._uow(read_only=True) as uow:
-            uow.patients.get(patient_id)  # NotFoundError for an unknown patient
+            uow.patients.require(patient_id)  # NotFoundError for an unknown patient
             items = uow.workup.for_patient(patient_id)
         return WorkupView(build_panel(cat, items), completeness(cat, items), tuple(items))
 
@@ -78,7 +78,7 @@ class WorkupService(ServiceBase):
             raise ValidationError.single("investigations", f"Unknown investigations: {', '.join(unknown) or 'none'}.")
         day = on or self._clock.today()
         with self._uow() as uow:
-            uow.patients.get(patient_id)
+            uow.patients.require(patient_id)
             open_ids = {
                 i.investigation_id
                 for i in uow.workup.for_patient(patient_id)
