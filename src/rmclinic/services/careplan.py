@@ -40,6 +40,15 @@ from .dto import SignatureInfo
 from .ports import UnitOfWork, UnitOfWorkFactory
 from .session import SessionContext
 
+_CLINIC_KEYS = (
+    "clinic_logo",
+    "clinic_name",
+    "clinic_address",
+    "clinic_phone",
+    "clinic_urgent_phone",
+    "clinic_urgent_advice",
+)
+
 
 class Variant:
     PATIENT = "patient"
@@ -296,19 +305,17 @@ class CarePlanService(ServiceBase):
         return self._catalogue()
 
     def clinic(self, uow: UnitOfWork | None = None) -> ClinicInfo:
-        def get(u: UnitOfWork, key: str) -> str:
-            return u.settings.get(key) or ""
-
         if uow is None:
             with self._uow(read_only=True) as own:
                 return self.clinic(own)
-        logo = get(uow, "clinic_logo")
+        got = uow.settings.get_many(_CLINIC_KEYS)
+        logo = got.get("clinic_logo")
         return ClinicInfo(
-            name=get(uow, "clinic_name") or "Recurrent Miscarriage Clinic",
-            address=get(uow, "clinic_address"),
-            phone=get(uow, "clinic_phone"),
-            urgent_phone=get(uow, "clinic_urgent_phone"),
-            urgent_advice=get(uow, "clinic_urgent_advice"),
+            name=got.get("clinic_name") or "Recurrent Miscarriage Clinic",
+            address=got.get("clinic_address") or "",
+            phone=got.get("clinic_phone") or "",
+            urgent_phone=got.get("clinic_urgent_phone") or "",
+            urgent_advice=got.get("clinic_urgent_advice") or "",
             logo=decode_logo(logo) if logo else None,
         )
 

@@ -48,7 +48,8 @@ class WorkupService(ServiceBase):
     def catalogue(self) -> Catalogue:
         """The shipped catalogue with the clinic's additions and protocol (settings), cached per setting."""
         with self._uow(read_only=True) as uow:
-            key = (uow.settings.get("catalogue_additions") or "", uow.settings.get("workup_protocol") or "")
+            got = uow.settings.get_many(("catalogue_additions", "workup_protocol"))
+        key = (got.get("catalogue_additions") or "", got.get("workup_protocol") or "")
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, merged_catalogue(*key))
         return self._cache[1]
