@@ -322,3 +322,34 @@ def test_copy_writes_exactly_what_an_insert_writes(clinic: Services, monkeypatch
     monkeypatch.setattr(alerts_module, "COPY_FROM", 10**9)
     clinic.alerts.refresh_all(workers=0)
     assert state_and_events(clinic) == by_copy
+
+
+def test_a_refresh_rewrites_only_the_patients_whose_alerts_changed(clinic: Services) -> None:
+    """The nightly refresh compares each patient's new alerts with the stored ones and rewrites only what
+    changed (``evaluated_at`` tells when a patient's alerts last changed); what is stored is what a full
+    rewrite would store."""
+    act_as(clinic, Role.CONSULTANT)
+    t = table_of(AlertStateRec)
+
+    def written() -> dict[int, set[Any]]:
+        with clinic.alerts._uow(read_only=True) as uow:
+            s: Session = uow.session  # type: ignore[attr-defined]
+            out: dict[int, set[Any]] = {}
+            for pid, at in s.execute(select(t.c.patient_id, t.c.evaluated_at)):
+                out.setdefault(pid, set()).add(at)
+            return out
+
+    clinic.alerts.refresh_all(workers=0)
+    first, stored = written(), state_and_events(clinic)
+    clock = clinic.alerts._clock
+    clock.at = clock.at + dt.timedelta(minutes=5)  # type: ignore[attr-defined]
+    clinic.alerts.refresh_all(workers=0)
+    assert written() == first and state_and_events(clinic) == stored  # nothing changed, nothing rewritten
+
+    pid, rule_id, episode, *_ = stored[0][0]
+    clinic.alerts.respond(pid, rule_id, episode, EventKind.ACKNOWLEDGED)
+    after = written()
+    assert after[pid] != first[pid] and len(after[pid]) == 1  # that patient's rows, all written again
+    assert {p: a for p, a in after.items() if p != pid} == {p: a for p, a in first.items() if p != pid}
+    clinic.alerts.refresh_all(workers=0)
+    assert written() == after

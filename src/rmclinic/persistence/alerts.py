@@ -33,6 +33,26 @@ def _event(r: AlertEventRec) -> AlertEvent:
 
 _EVENT = table_of(AlertEventRec)
 _STATE = table_of(AlertStateRec)
+# An alert-state row as compared with a new evaluation's: every column but its id and when it was written.
+_STATE_COLUMNS = [c for c in _STATE.c if c.name not in ("id", "evaluated_at")]
+
+
+def astuple_state(r: AlertStateRow) -> tuple[object, ...]:
+    """The row's values in ``_STATE_COLUMNS`` order."""
+    return (
+        r.patient_id,
+        r.rule_id,
+        r.episode,
+        r.rule_version,
+        r.severity,
+        r.audience,
+        r.title,
+        r.status,
+        r.until,
+        r.since,
+    )
+
+
 COPY_FROM = 100  # rows; fewer (one patient's alerts) go in one executemany: COPY costs a round trip more
 _KINDS = {k.value: k for k in EventKind}
 _KIND_VALUES = {k: k.value for k in EventKind}  # (an enum member's ``.value`` is slow to get)
@@ -201,12 +221,27 @@ class SqlAlertRepository:
     # -- current state (for the worklist) --------------------------------------------------------------
 
     def replace_state(self, patient_ids: Sequence[int], rows: Sequence[AlertStateRow], at: dt.datetime) -> None:
-        """The patients' current alerts, replacing whatever their last evaluation left."""
+        """The patients' current alerts, replacing whatever their last evaluation left. Only the patients whose
+        alerts changed are rewritten (``evaluated_at`` is when they last changed): most of a nightly refresh
+        changes nothing, and deleting and inserting every row again was most of its database time."""
         if not patient_ids:
             return
-        self.s.execute(delete(AlertStateRec).where(AlertStateRec.patient_id.in_(list(patient_ids))))
-        if rows:
-            self._insert(_STATE, [{**r.__dict__, "evaluated_at": at} for r in rows])
+        ids = list(patient_ids)
+        # (a patient's rows differ in rule and episode, so sets compare them; rows as tuples in column order)
+        stored: dict[int, set[tuple[object, ...]]] = {pid: set() for pid in ids}
+        for r in self.s.execute(select(*_STATE_COLUMNS).where(_STATE.c.patient_id.in_(ids))).tuples():
+            stored[r[0]].add(r)
+        wanted: dict[int, set[tuple[object, ...]]] = {pid: set() for pid in ids}
+        for row in rows:
+            wanted[row.patient_id].add(astuple_state(row))
+        changed = [pid for pid in ids if stored[pid] != wanted[pid]]
+        if not changed:
+            return
+        self.s.execute(delete(AlertStateRec).where(AlertStateRec.patient_id.in_(changed)))
+        again = set(changed)
+        fresh = [{**r.__dict__, "evaluated_at": at} for r in rows if r.patient_id in again]
+        if fresh:
+            self._insert(_STATE, fresh)
 
     def worklist_alerts(self, start: dt.date, end: dt.date) -> list[WorklistRow]:
         """Alerts needing attention: every critical alert still active (or whose snooze ends by ``end``), and

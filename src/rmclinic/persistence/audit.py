@@ -136,13 +136,18 @@ class SqlAuditLog:
         """The newest entry's number (0 for an empty trail), read without taking the append lock."""
         return self.s.scalar(select(func.max(audit_event.c.seq))) or 0
 
-    def patients_changed_since(self, seq: int, patient_ids: Sequence[int]) -> set[int]:
-        """Which of these patients have an audit entry after entry ``seq``: every change to a patient's record
-        is audited in the transaction that makes it, so this tells whose data moved since ``seq`` was read."""
-        if not patient_ids:
-            return set()
-        q = select(audit_event.c.patient_id).where(audit_event.c.seq > seq, audit_event.c.patient_id.in_(patient_ids))
-        return {pid for pid in self.s.scalars(q.distinct()) if pid is not None}
+    def patients_changed_after(self, seq: int) -> tuple[set[int], int]:
+        """The patients with an audit entry after entry ``seq``, and the newest entry's number: every change to a
+        patient's record is audited in the transaction that makes it, so this tells whose data moved since
+        ``seq``. Entries become visible in number order (appends are serialised), so a caller can go on from
+        the number returned."""
+        q = select(audit_event.c.seq, audit_event.c.patient_id).where(audit_event.c.seq > seq)
+        last, ids = seq, set()
+        for n, pid in self.s.execute(q):
+            last = max(last, n)
+            if pid is not None:
+                ids.add(pid)
+        return ids, last
 
     def last_for(self, entity: str, entity_id: str) -> AuditEntry | None:
         r = self.s.execute(

@@ -401,6 +401,7 @@ class AlertService(ServiceBase):
         today = backdate or self._clock.today()
         run = evaluator(rule_set, settings.parameters, settings.disabled)
         chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+        changed_in_run: set[int] = set()
         pool = _Workers.start(reopen, cat, rule_set, settings, len(ids), workers)
         try:
             evaluated = pool.evaluate(chunks, today) if pool else None
@@ -415,7 +416,10 @@ class AlertService(ServiceBase):
                         # A worker read this batch in its own transaction, perhaps while a nurse saved one of
                         # these patients: whoever changed since the run began is evaluated again, here, on what
                         # this transaction sees, so an older evaluation never replaces a newer state.
-                        changed = uow.audit.patients_changed_since(mark, chunk)
+                        # (read on from the last entry seen: one look at the newest entries, not an IN of 500)
+                        moved, mark = uow.audit.patients_changed_after(mark)
+                        changed_in_run |= moved
+                        changed = changed_in_run.intersection(chunk)
                         if changed:
                             again = {e[0]: e for e in evaluate_patients(uow, sorted(changed), cat, run, today)}
                             # (one deleted meanwhile is not evaluated again, and is left out)
