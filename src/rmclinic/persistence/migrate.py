@@ -19,7 +19,7 @@ from .db import SQLITE_BUSY_TIMEOUT_MS, connect_sqlite, copy_database, db_key, m
 
 log = logging.getLogger("rmclinic.persistence")
 
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 VERSION_TABLE = "alembic_version"
 _PG_LOCK_KEY = 0x726D636C  # "rmcl": serialises migrations between workstations on one server
 

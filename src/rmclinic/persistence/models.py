@@ -441,6 +441,7 @@ class AlertStateRec(Base):
     __table_args__ = (
         Index("uq_alert_state_patient_rule_episode", "patient_id", "rule_id", "episode", unique=True),
         Index("ix_alert_state_status_severity", "status", "severity"),
+        Index("ix_alert_state_severity_since", "severity", "since"),  # the worklist's alerts (migration 0011)
     )
 
 

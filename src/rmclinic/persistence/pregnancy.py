@@ -36,6 +36,7 @@ from .models import (
     PatientRec,
     table_of,
 )
+from .patient_list import listed_names
 
 # -- JSON helpers ------------------------------------------------------------------------------------
 
@@ -582,16 +583,10 @@ class SqlPregnancyRepository:
     # -- worklist -------------------------------------------------------------------------------------------
 
     def worklist_follow_ups(self, start: dt.date, end: dt.date, overdue_from: dt.date) -> list[WorklistRow]:
-        """Follow-ups still due with a due date in [overdue_from, end]: those before ``start`` are overdue."""
+        """Follow-ups still due with a due date in [overdue_from, end]: those before ``start`` are overdue
+        (patients archived are left out; their names are looked up by id, see ``listed_names``)."""
         q = (
-            select(
-                FollowUpRec,
-                PatientRec.hospital_number,
-                PatientRec.family_name,
-                PatientRec.given_name,
-                CurrentPregnancyRec.edd,
-            )
-            .join(PatientRec, PatientRec.id == FollowUpRec.patient_id)
+            select(FollowUpRec, CurrentPregnancyRec.edd)
             .outerjoin(
                 CurrentPregnancyRec,
                 and_(CurrentPregnancyRec.id == FollowUpRec.pregnancy_id, CurrentPregnancyRec.ended_on.is_(None)),
@@ -600,17 +595,16 @@ class SqlPregnancyRepository:
                 FollowUpRec.status == FollowUpStatus.DUE.value,
                 FollowUpRec.due_date >= overdue_from,
                 FollowUpRec.due_date <= end,
-                PatientRec.archived_at.is_(None),
             )
             .order_by(FollowUpRec.due_date, FollowUpRec.id)
         )
+        found = self.s.execute(q).all()
+        names = listed_names(self.s.connection(), [f.patient_id for f, _ in found])
         return [
             WorklistRow(
                 f.kind,
                 f.patient_id,
-                hosp,
-                family,
-                given,
+                *names[f.patient_id],
                 f.due_date,
                 edd,
                 "follow_up",
@@ -618,7 +612,8 @@ class SqlPregnancyRepository:
                 f.version,
                 {"follow_up": _follow_up(f)},
             )
-            for f, hosp, family, given, edd in self.s.execute(q)
+            for f, edd in found
+            if f.patient_id in names
         ]
 
     def worklist_plan_events(self, start: dt.date, end: dt.date, today: dt.date) -> list[WorklistRow]:

@@ -18,6 +18,7 @@ from ..domain.workup import HistoryEntry, ResultValue, Status, WorkupItem
 from ..services.dto import ReviewRow, WorklistRow
 from .accounts import _aware
 from .models import PatientRec, WorkupHistoryRec, WorkupItemRec, table_of
+from .patient_list import listed_names
 
 
 def _value(r: Any) -> ResultValue | None:
@@ -230,26 +231,22 @@ class SqlWorkupRepository:
 
     def worklist_reviews(self, end: dt.date) -> list[WorklistRow]:
         """One row per patient with results waiting for review (sample taken by ``end``): the oldest sample
-        date and how many, so a backlog does not drown the list."""
+        date and how many, so a backlog does not drown the list (archived patients left out; names looked up
+        by id, see ``listed_names``)."""
         q = (
             select(
                 WorkupItemRec.patient_id,
                 func.min(WorkupItemRec.sample_date),
                 func.count(),
                 func.max(WorkupItemRec.id),
-                PatientRec.hospital_number,
-                PatientRec.family_name,
-                PatientRec.given_name,
             )
-            .join(PatientRec, PatientRec.id == WorkupItemRec.patient_id)
-            .where(
-                WorkupItemRec.status == "resulted", WorkupItemRec.sample_date <= end, PatientRec.archived_at.is_(None)
-            )
-            .group_by(
-                WorkupItemRec.patient_id, PatientRec.hospital_number, PatientRec.family_name, PatientRec.given_name
-            )
+            .where(WorkupItemRec.status == "resulted", WorkupItemRec.sample_date <= end)
+            .group_by(WorkupItemRec.patient_id)
         )
+        found = self.s.execute(q).all()
+        names = listed_names(self.s.connection(), [r[0] for r in found])
         return [
-            WorklistRow("result_review", pid, h, f, g, oldest, None, "workup_item", last_id, 0, {"count": n})
-            for pid, oldest, n, last_id, h, f, g in self.s.execute(q)
+            WorklistRow("result_review", pid, *names[pid], oldest, None, "workup_item", last_id, 0, {"count": n})
+            for pid, oldest, n, last_id in found
+            if pid in names
         ]
