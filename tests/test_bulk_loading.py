@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from rmclinic.domain.accounts import Role
 from rmclinic.domain.errors import NotFoundError
+from rmclinic.domain.patient import PatientData
 from rmclinic.domain.workup import ResultValue
 from rmclinic.persistence.alerts import ReopenDatabase, SqlAlertRepository, _event
 from rmclinic.persistence.models import (
@@ -353,3 +355,28 @@ def test_a_refresh_rewrites_only_the_patients_whose_alerts_changed(clinic: Servi
     assert {p: a for p, a in after.items() if p != pid} == {p: a for p, a in first.items() if p != pid}
     clinic.alerts.refresh_all(workers=0)
     assert written() == after
+
+
+def test_a_refused_copy_is_an_sqlalchemy_error_without_the_patient_data(services: Services) -> None:
+    """PostgreSQL's COPY error quotes the row it refused; the error raised says what went wrong without it, as
+    SQLAlchemy's errors (hide_parameters) do for every other statement, and nothing is written."""
+    if services.backend != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    from sqlalchemy.exc import DataError
+
+    import rmclinic.persistence.alerts as alerts_module
+    from rmclinic.services.dto import AlertStateRow
+
+    act_as(services, Role.NURSE)
+    pid = services.patients.register(PatientData("RM900", "Secretname", "Ada", dt.date(1990, 1, 2))).id
+    rows = [
+        AlertStateRow(pid, "R1", f"e{i}", 1, "warning", "clinician", "Title", "active", None, TODAY)
+        for i in range(alerts_module.COPY_FROM + 5)
+    ]
+    rows[-1] = replace(rows[-1], episode="SECRET-Secretname-" + "x" * 80)  # longer than the column
+    with services.alerts._uow() as uow, pytest.raises(DataError) as refused:
+        uow.alerts.replace_state([pid], rows, dt.datetime.now(dt.UTC))
+    assert "too long" in str(refused.value) and "SECRET" not in str(refused.value)
+    assert "Secretname" not in repr(refused.value.orig)
+    with services.alerts._uow(read_only=True) as uow:
+        assert uow.alerts.state(pid) == []

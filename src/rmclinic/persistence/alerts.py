@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, delete, func, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..rules.lifecycle import AlertEvent, EventKind
@@ -198,9 +199,16 @@ class SqlAlertRepository:
         self.s.flush()
         cols = list(rows[0])
         raw: Any = self.s.connection().connection.driver_connection  # psycopg's, in this transaction
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row([r[c] for c in cols])
+        statement = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
+        try:
+            with raw.cursor() as cur, cur.copy(statement) as copy:
+                for r in rows:
+                    copy.write_row([r[c] for c in cols])
+        except raw.Error as e:
+            # As SQLAlchemy's own errors, and without the server's CONTEXT line, which quotes the row refused
+            # (patient data must not reach logs or messages: hide_parameters does it for the other statements).
+            brief = type(e)(e.diag.message_primary or type(e).__name__)
+            raise DBAPIError.instance(statement, None, brief, type(raw).Error, hide_parameters=True) from None
 
     def counts(
         self, since: dt.datetime | None = None, until: dt.datetime | None = None

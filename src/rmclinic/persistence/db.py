@@ -20,7 +20,8 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # A PostgreSQL connection that waited in the pool longer than this is checked before use, so a server restarted
 # or a network that dropped meanwhile is met with a fresh connection rather than an error. One used moments
 # ago is not checked: opening a patient runs a dozen units of work in ~100 ms, and a check on each was a dozen
-# round trips (the pool's own pre-ping checks every time).
+# round trips (the pool's own pre-ping checks every time). The price: a server lost within these seconds of a
+# workstation's last use fails that workstation's next action once (docs/install.md).
 PG_CHECK_AFTER_IDLE_S = 5.0
 
 
@@ -178,7 +179,8 @@ def make_engine(url: str) -> Engine:
         try:
             dialect.do_ping(dbapi_conn)
         except dialect.loaded_dbapi.Error:
-            raise exc.DisconnectionError() from None  # the pool replaces the connection and checks out again
+            # the pool replaces every connection it holds (a restarted server dropped them all) and checks out again
+            raise exc.InvalidatePoolError() from None
 
     event.listen(engine, "checkin", checked_in)
     event.listen(engine, "checkout", checkout)

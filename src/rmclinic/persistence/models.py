@@ -421,7 +421,8 @@ class AlertEventRec(Base):
 
 class AlertStateRec(Base):
     """The alerts each patient has now, as of their last evaluation: what the worklist lists across the clinic
-    without evaluating every rule for every patient. Replaced whole, per patient, at each evaluation."""
+    without evaluating every rule for every patient. A patient's rows are replaced whole when an evaluation
+    finds them changed; ``evaluated_at`` is the evaluation that last changed them."""
 
     __tablename__ = "alert_state"
 

@@ -409,6 +409,11 @@ class AlertService(ServiceBase):
             for chunk in chunks:
                 found = next(evaluated) if evaluated else None  # before the write transaction: it is kept short
                 with self._uow() as uow:
+                    # Who changed first, then the events: a response saved in between is then in the events
+                    # (read the other way round, a patient evaluated again could be written with older ones).
+                    # (read on from the last entry seen: one look at the newest entries, not an IN of 500)
+                    moved, mark = uow.audit.patients_changed_after(mark)
+                    changed_in_run |= moved
                     events = uow.alerts.events_for(chunk)
                     if found is None:
                         found = evaluate_patients(uow, chunk, cat, run, today)
@@ -416,9 +421,6 @@ class AlertService(ServiceBase):
                         # A worker read this batch in its own transaction, perhaps while a nurse saved one of
                         # these patients: whoever changed since the run began is evaluated again, here, on what
                         # this transaction sees, so an older evaluation never replaces a newer state.
-                        # (read on from the last entry seen: one look at the newest entries, not an IN of 500)
-                        moved, mark = uow.audit.patients_changed_after(mark)
-                        changed_in_run |= moved
                         changed = changed_in_run.intersection(chunk)
                         if changed:
                             again = {e[0]: e for e in evaluate_patients(uow, sorted(changed), cat, run, today)}
