@@ -62,3 +62,30 @@ def test_crash_report_holds_code_locations_not_values() -> None:
         report = crash_report(type(e), e.__traceback__)
     assert "builtins.ValueError" in report and "test_privacy.py" in report
     assert "Haddad" not in report and "RM000001" not in report
+
+
+def test_the_log_file_is_moved_aside_when_full_keeping_five(tmp_path: Path) -> None:
+    """The log rotates as logging.handlers' RotatingFileHandler did (without importing it at start-up): a line
+    that would take the file past its size starts a new one; .1 is the newest old file, five are kept."""
+    import logging
+
+    from rmclinic.logs import RotatingFile
+
+    path = tmp_path / "rmclinic.log"
+    handler = RotatingFile(path, max_bytes=200, keep=5)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("rmclinic.test-rotation")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        for i in range(60):
+            log.warning("line %02d %s", i, "x" * 40)  # 49 bytes a line: four to a file
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["rmclinic.log", *(f"rmclinic.log.{i}" for i in range(1, 6))]
+    assert all(p.stat().st_size <= 200 for p in tmp_path.iterdir())
+    assert path.read_text(encoding="utf-8").splitlines()[-1].startswith("line 59")
+    newest_old = (tmp_path / "rmclinic.log.1").read_text(encoding="utf-8").splitlines()
+    assert newest_old[-1].startswith(f"line {59 - len(path.read_text(encoding='utf-8').splitlines()):02d}")
