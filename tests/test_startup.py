@@ -174,3 +174,26 @@ def test_the_orm_models_load_after_the_first_window_in_one_step() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_database_opens_after_the_login_dialog_has_painted_or_after_a_while(qtbot: QtBot) -> None:
+    """The opening (imports that hold the GIL) waits for the dialog's first paint, so it does not delay it; a
+    window that never paints (minimised) still gets its database, after the fallback delay; once either way."""
+    from PySide6.QtWidgets import QWidget
+
+    from rmclinic.ui.tasks import after_first_paint
+
+    shown, hidden = QWidget(), QWidget()
+    qtbot.addWidget(shown)
+    qtbot.addWidget(hidden)
+    calls: list[str] = []
+    painted: list[bool] = []
+    shown.paintEvent = lambda _e: painted.append(True)  # type: ignore[method-assign]
+    after_first_paint(shown, lambda: calls.append(f"shown, painted={bool(painted)}"), 5_000)
+    after_first_paint(hidden, lambda: calls.append("hidden"), 200)
+    shown.show()
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=3_000)
+    assert calls == ["shown, painted=True", "hidden"]
+    shown.update()
+    qtbot.wait(300)
+    assert len(calls) == 2  # once

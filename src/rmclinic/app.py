@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rmclinic.app")
 
+OPEN_FALLBACK_MS = 300
+
 
 def build_services(url: str | None = None, clock: Clock | None = None, migrate: bool = True) -> Services:
     """Open (and, unless told otherwise, migrate) the database and build every service over it."""
@@ -253,11 +255,11 @@ class _Opening:
 def _login_while_opening(database: str | None, user: str | None) -> tuple[Services | None, bool]:
     """Show the login dialog at once and open the database meanwhile (SQLAlchemy, the services, a migration
     if one is due). Returns the services (None when they could not be built) and whether someone logged in."""
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop
 
     from .ui.login import FirstAdminDialog, LoginDialog
     from .ui.main import report_first_window_for_benchmark, show_start_error
-    from .ui.tasks import run_in_background
+    from .ui.tasks import after_first_paint, run_in_background
 
     state = _Opening(database)
     dlg = LoginDialog(None)
@@ -282,8 +284,9 @@ def _login_while_opening(database: str | None, user: str | None) -> tuple[Servic
         waiting.quit()
         dlg.done(_Opening.FAILED)
 
-    # Started once the dialog is on screen, so the import work does not delay its first paint.
-    QTimer.singleShot(0, lambda: run_in_background(state.open, opened, failed))
+    # Started once the dialog has painted, so the import work (which holds the GIL most of the time) does not
+    # delay its first paint; at the latest after OPEN_FALLBACK_MS, should no paint come (a minimised window).
+    after_first_paint(dlg, lambda: run_in_background(state.open, opened, failed), OPEN_FALLBACK_MS)
     report_first_window_for_benchmark()
     code = dlg.exec()
     if not state.finished:  # cancelled before the database was open: let the opening finish, then close

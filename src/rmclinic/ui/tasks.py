@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QEvent, QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import QWidget
 
 
 class _Relay(QObject):
@@ -54,3 +56,28 @@ def run_in_background(
     relay.done.connect(finish(on_result))
     relay.failed.connect(finish(on_error))
     QThreadPool.globalInstance().start(_Job(fn, relay))
+
+
+class _AfterFirstPaint(QObject):
+    def __init__(self, widget: QWidget, start: Callable[[], None], fallback_ms: int) -> None:
+        super().__init__(widget)
+        self._start: Callable[[], None] | None = start
+        widget.installEventFilter(self)
+        QTimer.singleShot(fallback_ms, self, self._go)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QPaintEvent):  # by class: no QEvent.Type built at start-up
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._go)  # once this paint is done
+        return False
+
+    def _go(self) -> None:
+        start, self._start = self._start, None
+        if start is not None:
+            start()
+
+
+def after_first_paint(widget: QWidget, start: Callable[[], None], fallback_ms: int) -> None:
+    """Call ``start`` once ``widget`` has painted for the first time (work that would hold the GIL waits until
+    the window is on screen), or after ``fallback_ms`` should no paint come; once either way."""
+    _AfterFirstPaint(widget, start, fallback_ms)
