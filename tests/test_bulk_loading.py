@@ -310,18 +310,18 @@ def test_copy_writes_exactly_what_an_insert_writes(clinic: Services, monkeypatch
     """PostgreSQL takes the all-patient refresh's many rows by COPY: the states and events stored, with every
     column's type and value (dates, times with their zone, flags, empty and missing values), are those an
     executemany stores. (On SQLite both runs are executemany.)"""
-    import rmclinic.persistence.alerts as alerts_module
+    import rmclinic.persistence.bulk as bulk_module
 
     act_as(clinic, Role.CONSULTANT)
     clinic.alerts.refresh_all(workers=0)  # first evaluation: every alert fires, written in bulk
     by_copy = state_and_events(clinic)
-    assert len(by_copy[0]) > alerts_module.COPY_FROM and len(by_copy[1]) > alerts_module.COPY_FROM
+    assert len(by_copy[0]) > bulk_module.COPY_FROM and len(by_copy[1]) > bulk_module.COPY_FROM
     with clinic.alerts._uow() as uow:
         s: Session = uow.session  # type: ignore[attr-defined]
         s.execute(table_of(AlertStateRec).delete())
         s.execute(table_of(AlertEventRec).delete())
         uow.commit()
-    monkeypatch.setattr(alerts_module, "COPY_FROM", 10**9)
+    monkeypatch.setattr(bulk_module, "COPY_FROM", 10**9)
     clinic.alerts.refresh_all(workers=0)
     assert state_and_events(clinic) == by_copy
 
@@ -364,14 +364,14 @@ def test_a_refused_copy_is_an_sqlalchemy_error_without_the_patient_data(services
         pytest.skip("COPY is PostgreSQL's")
     from sqlalchemy.exc import DataError
 
-    import rmclinic.persistence.alerts as alerts_module
+    import rmclinic.persistence.bulk as bulk_module
     from rmclinic.services.dto import AlertStateRow
 
     act_as(services, Role.NURSE)
     pid = services.patients.register(PatientData("RM900", "Secretname", "Ada", dt.date(1990, 1, 2))).id
     rows = [
         AlertStateRow(pid, "R1", f"e{i}", 1, "warning", "clinician", "Title", "active", None, TODAY)
-        for i in range(alerts_module.COPY_FROM + 5)
+        for i in range(bulk_module.COPY_FROM + 5)
     ]
     rows[-1] = replace(rows[-1], episode="SECRET-Secretname-" + "x" * 80)  # longer than the column
     with services.alerts._uow() as uow, pytest.raises(DataError) as refused:
@@ -380,3 +380,39 @@ def test_a_refused_copy_is_an_sqlalchemy_error_without_the_patient_data(services
     assert "Secretname" not in repr(refused.value.orig)
     with services.alerts._uow(read_only=True) as uow:
         assert uow.alerts.state(pid) == []
+
+
+def test_demo_data_by_copy_is_what_an_insert_writes(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL takes demo data and imports by COPY: every table holds what executemany would have stored
+    (all columns but the sequence ids and the creation times), and ids come in the order of the rows."""
+    from sqlalchemy import text
+
+    import rmclinic.persistence.bulk as bulk_module
+
+    tables = ("patient", "partner", "risk_history", "previous_pregnancy", "cervical_excision", "drug_allergy")
+
+    def contents() -> dict[str, list[Any]]:
+        out = {}
+        with services.patients._uow(read_only=True) as uow:
+            s: Session = uow.session  # type: ignore[attr-defined]
+            for name in (*tables, "workup_item"):
+                names = s.execute(text(f"SELECT * FROM {name} LIMIT 0")).keys()
+                cols = [
+                    c
+                    for c in names
+                    if c not in ("created_at", "updated_at", "archived_at") and not (c == "id" and name != "patient")
+                ]
+                if name == "patient":  # archived_at is the time demo-data ran: only whether it is set
+                    cols.append("archived_at IS NULL")
+                rows = s.execute(text(f"SELECT {', '.join(cols)} FROM {name}")).all()
+                out[name] = sorted(tuple(map(repr, r)) for r in rows)
+            ids = s.execute(text("SELECT patient_id FROM workup_item ORDER BY id")).scalars().all()
+            out["workup ids follow the rows"] = [list(ids) == sorted(ids)]
+        return out
+
+    services.demo.create(300, seed=5, today=TODAY)
+    by_copy = contents()
+    assert len(by_copy["workup_item"]) > bulk_module.COPY_FROM
+    monkeypatch.setattr(bulk_module, "COPY_FROM", 10**9)
+    services.demo.create(300, seed=5, today=TODAY, force=True)
+    assert contents() == by_copy

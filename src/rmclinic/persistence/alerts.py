@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Engine, Table, and_, delete, func, or_, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..rules.lifecycle import AlertEvent, EventKind
 from ..services.dto import AlertStateRow, WorklistRow
 from ..services.ports import UnitOfWorkFactory
 from .accounts import _aware
+from .bulk import insert_rows
 from .models import AlertEventRec, AlertStateRec, PatientRec, table_of
 
 
@@ -54,7 +53,6 @@ def astuple_state(r: AlertStateRow) -> tuple[object, ...]:
     )
 
 
-COPY_FROM = 100  # rows; fewer (one patient's alerts) go in one executemany: COPY costs a round trip more
 _KINDS = {k.value: k for k in EventKind}
 _KIND_VALUES = {k: k.value for k in EventKind}  # (an enum member's ``.value`` is slow to get)
 
@@ -187,28 +185,7 @@ class SqlAlertRepository:
 
     def add_many(self, rows: Sequence[tuple[int, AlertEvent]]) -> None:
         if rows:
-            self._insert(_EVENT, [_row(pid, e) for pid, e in rows])
-
-    def _insert(self, table: Table, rows: list[dict[str, object]]) -> None:
-        """Many rows of one table. PostgreSQL gets them by COPY, in this transaction and in this order (ids as an
-        insert would give): the all-patient refresh writes ~225,000 alert states, and an executemany there
-        costs 43 µs a row (12 s of the 44 s refresh), COPY 17 µs."""
-        if len(rows) < COPY_FROM or self.s.get_bind().dialect.name != "postgresql":
-            self.s.execute(table.insert(), rows)
-            return
-        self.s.flush()
-        cols = list(rows[0])
-        raw: Any = self.s.connection().connection.driver_connection  # psycopg's, in this transaction
-        statement = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
-        try:
-            with raw.cursor() as cur, cur.copy(statement) as copy:
-                for r in rows:
-                    copy.write_row([r[c] for c in cols])
-        except raw.Error as e:
-            # As SQLAlchemy's own errors, and without the server's CONTEXT line, which quotes the row refused
-            # (patient data must not reach logs or messages: hide_parameters does it for the other statements).
-            brief = type(e)(e.diag.message_primary or type(e).__name__)
-            raise DBAPIError.instance(statement, None, brief, type(raw).Error, hide_parameters=True) from None
+            insert_rows(self.s, _EVENT, [_row(pid, e) for pid, e in rows])
 
     def counts(
         self, since: dt.datetime | None = None, until: dt.datetime | None = None
@@ -249,7 +226,7 @@ class SqlAlertRepository:
         again = set(changed)
         fresh = [{**r.__dict__, "evaluated_at": at} for r in rows if r.patient_id in again]
         if fresh:
-            self._insert(_STATE, fresh)
+            insert_rows(self.s, _STATE, fresh)
 
     def worklist_alerts(self, start: dt.date, end: dt.date) -> list[WorklistRow]:
         """Alerts needing attention: every critical alert still active (or whose snooze ends by ``end``), and

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..domain.errors import ConflictError, NotFoundError
@@ -15,6 +15,7 @@ from ..domain.obstetric import Conception, Outcome, PreviousPregnancy, TissueGen
 from ..domain.patient import CervicalExcision, Partner, PatientData, RiskHistory
 from ..domain.text import fold
 from ..services.dto import PatientRecord, PatientRow, PregnancyRecord
+from .bulk import insert_rows
 from .errors import CONFLICT, translate_errors
 from .models import (
     AlertEventRec,
@@ -324,7 +325,7 @@ class SqlPatientRepository:
         ):
             if rows:
                 with translate_errors():
-                    self.s.execute(insert(table_of(model)), rows)  # Core executemany: one batch
+                    insert_rows(self.s, table_of(model), rows)
         if self.s.get_bind().dialect.name == "postgresql":
             # Explicit ids bypass the sequence: move it past them.
             self.s.execute(select(func.setval(func.pg_get_serial_sequence("patient", "id"), func.max(PatientRec.id))))

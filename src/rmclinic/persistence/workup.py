@@ -17,6 +17,7 @@ from ..domain.investigations import Interpretation
 from ..domain.workup import HistoryEntry, ResultValue, Status, WorkupItem
 from ..services.dto import ReviewRow, WorklistRow
 from .accounts import _aware
+from .bulk import insert_rows
 from .models import PatientRec, WorkupHistoryRec, WorkupItemRec, table_of
 from .patient_list import listed_names
 
@@ -200,10 +201,7 @@ class SqlWorkupRepository:
         self.s.flush()
 
     def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        from sqlalchemy import insert
-
-        if rows:
-            self.s.execute(insert(table_of(WorkupItemRec)), list(rows))
+        insert_rows(self.s, table_of(WorkupItemRec), rows)
 
     def review_queue(self, offset: int, limit: int) -> tuple[list[ReviewRow], int]:
         """Resulted, unreviewed items across all patients: flagged ones first, then oldest sample first."""
