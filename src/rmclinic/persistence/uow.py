@@ -11,7 +11,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..services.ports import UnitOfWorkFactory
@@ -124,6 +124,13 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def refresh_statistics(self) -> None:
+        """After a bulk load: PostgreSQL's planner statistics brought up to date at once (ANALYZE), not when
+        autovacuum comes round. Planned on the statistics of an empty clinic, the next all-patient alert refresh
+        took twice as long (46 s against 22 s on 100,000 patients). SQLite plans without them."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("ANALYZE"))
 
 
 def load_repositories() -> None:

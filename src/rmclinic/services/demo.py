@@ -484,6 +484,9 @@ class DemoService(ServiceBase):
                     ),
                 )
             uow.commit()
+        with self._uow() as uow:
+            uow.refresh_statistics()
+            uow.commit()
         return DemoResult(patients=n, replaced=replaced)
 
     def _add(self, uow: UnitOfWork, actor: Actor, batch: list[PatientData], archived: list[bool]) -> None:

@@ -319,6 +319,10 @@ class UnitOfWork(AbstractContextManager["UnitOfWork"], Protocol):
 
     def rollback(self) -> None: ...
 
+    def refresh_statistics(self) -> None:
+        """After a bulk load (demo data, an import): the database's planner statistics brought up to date."""
+        ...
+
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, read_only: bool = False) -> UnitOfWork: ...

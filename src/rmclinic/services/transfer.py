@@ -968,5 +968,9 @@ class TransferService(ServiceBase):
                     uow.alerts.add_many(alert_rows)
                     self._audit(uow, actor, *events)
                     uow.commit()
-                    return len(parsed)
+            if not problems:
+                with self._uow() as uow:  # after the import's own transaction (never one inside another)
+                    uow.refresh_statistics()
+                    uow.commit()
+                return len(parsed)
         raise ImportRejected(problems)
