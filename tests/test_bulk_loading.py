@@ -370,7 +370,7 @@ def test_a_refused_copy_is_an_sqlalchemy_error_without_the_patient_data(services
     act_as(services, Role.NURSE)
     pid = services.patients.register(PatientData("RM900", "Secretname", "Ada", dt.date(1990, 1, 2))).id
     rows = [
-        AlertStateRow(pid, "R1", f"e{i}", 1, "warning", "clinician", "Title", "active", None, TODAY)
+        AlertStateRow(pid, "copy-test", f"e{i}", 1, "warning", "clinician", "Title", "active", None, TODAY)
         for i in range(bulk_module.COPY_FROM + 5)
     ]
     rows[-1] = replace(rows[-1], episode="SECRET-Secretname-" + "x" * 80)  # longer than the column
