@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from operator import attrgetter
 
 from sqlalchemy import Engine, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -35,22 +36,7 @@ _EVENT = table_of(AlertEventRec)
 _STATE = table_of(AlertStateRec)
 # An alert-state row as compared with a new evaluation's: every column but its id and when it was written.
 _STATE_COLUMNS = [c for c in _STATE.c if c.name not in ("id", "evaluated_at")]
-
-
-def astuple_state(r: AlertStateRow) -> tuple[object, ...]:
-    """The row's values in ``_STATE_COLUMNS`` order."""
-    return (
-        r.patient_id,
-        r.rule_id,
-        r.episode,
-        r.rule_version,
-        r.severity,
-        r.audience,
-        r.title,
-        r.status,
-        r.until,
-        r.since,
-    )
+_state_values = attrgetter(*(c.name for c in _STATE_COLUMNS))  # an AlertStateRow's, in that order
 
 
 _KINDS = {k.value: k for k in EventKind}
@@ -218,7 +204,7 @@ class SqlAlertRepository:
             stored[r[0]].add(r)
         wanted: dict[int, set[tuple[object, ...]]] = {pid: set() for pid in ids}
         for row in rows:
-            wanted[row.patient_id].add(astuple_state(row))
+            wanted[row.patient_id].add(_state_values(row))
         changed = [pid for pid in ids if stored[pid] != wanted[pid]]
         if not changed:
             return

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 from . import tables
+from .tables import in_list
 from .tables import utcnow as _utcnow
 
 # Search keys compare byte-wise on both backends, so a prefix range is served by a plain B-tree.
@@ -145,10 +146,6 @@ OUTCOMES = (
 GENETICS = ("not_sent", "normal", "abnormal_numerical", "unbalanced_structural", "balanced", "failed")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class PreviousPregnancyRec(Tracked, Base):
     __tablename__ = "previous_pregnancy"
 
@@ -167,9 +164,9 @@ class PreviousPregnancyRec(Tracked, Base):
 
     patient: Mapped[PatientRec] = relationship(back_populates="pregnancies", lazy="raise")
     __table_args__ = (
-        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
-        CheckConstraint(_in("tissue_genetics", GENETICS), name="tissue_genetics"),
-        CheckConstraint(_in("conception", ("spontaneous", "art")), name="conception"),
+        CheckConstraint(in_list("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(in_list("tissue_genetics", GENETICS), name="tissue_genetics"),
+        CheckConstraint(in_list("conception", ("spontaneous", "art")), name="conception"),
         CheckConstraint("fetuses BETWEEN 1 AND 8", name="fetuses"),
         CheckConstraint("gestation_days IS NULL OR gestation_days BETWEEN 0 AND 315", name="gestation"),
     )
@@ -191,7 +188,7 @@ class RiskHistoryRec(Tracked, Base):
     aps_diagnosed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     patient: Mapped[PatientRec] = relationship(back_populates="risk", lazy="raise")
-    __table_args__ = (CheckConstraint(_in("smoking", ("unknown", "never", "former", "current")), name="smoking"),)
+    __table_args__ = (CheckConstraint(in_list("smoking", ("unknown", "never", "former", "current")), name="smoking"),)
 
 
 class CervicalExcisionRec(Tracked, Base):
@@ -206,7 +203,7 @@ class CervicalExcisionRec(Tracked, Base):
     depth_mm: Mapped[float | None] = mapped_column(Float)
 
     patient: Mapped[PatientRec] = relationship(back_populates="excisions", lazy="raise")
-    __table_args__ = (CheckConstraint(_in("kind", ("lletz", "cone", "other")), name="kind"),)
+    __table_args__ = (CheckConstraint(in_list("kind", ("lletz", "cone", "other")), name="kind"),)
 
 
 class DrugAllergyRec(Tracked, Base):
@@ -261,8 +258,10 @@ class WorkupItemRec(Tracked, Base):
         back_populates="item", lazy="raise", cascade="all, delete-orphan", order_by="WorkupHistoryRec.id"
     )
     __table_args__ = (
-        CheckConstraint(_in("status", STATUSES), name="status"),
-        CheckConstraint("interpretation IS NULL OR " + _in("interpretation", INTERPRETATIONS), name="interpretation"),
+        CheckConstraint(in_list("status", STATUSES), name="status"),
+        CheckConstraint(
+            "interpretation IS NULL OR " + in_list("interpretation", INTERPRETATIONS), name="interpretation"
+        ),
         Index("ix_workup_item_patient_investigation", "patient_id", "investigation_id"),
     )
 
@@ -343,7 +342,7 @@ class MedicationPlanRec(Tracked, Base):
         back_populates="plan", lazy="raise", cascade="all, delete-orphan", order_by="MedicationStepRec.seq"
     )
     __table_args__ = (
-        CheckConstraint(_in("status", ("active", "stopped", "cancelled")), name="status"),
+        CheckConstraint(in_list("status", ("active", "stopped", "cancelled")), name="status"),
         CheckConstraint("stop_on_date IS NULL OR stop_gestation IS NULL", name="one_stop"),
     )
 
@@ -387,8 +386,8 @@ class FollowUpRec(Tracked, Base):
     history: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list of changes
 
     __table_args__ = (
-        CheckConstraint(_in("status", ("due", "done", "missed", "cancelled")), name="status"),
-        CheckConstraint(_in("kind", ("swab", "cervical_length_scan", "blood_test", "appointment")), name="kind"),
+        CheckConstraint(in_list("status", ("due", "done", "missed", "cancelled")), name="status"),
+        CheckConstraint(in_list("kind", ("swab", "cervical_length_scan", "blood_test", "appointment")), name="kind"),
         Index("ix_follow_up_status_due_date", "status", "due_date"),
     )
 
@@ -413,7 +412,7 @@ class AlertEventRec(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint(_in("kind", ("fired", "acknowledged", "overridden", "snoozed", "ended")), name="kind"),
+        CheckConstraint(in_list("kind", ("fired", "acknowledged", "overridden", "snoozed", "ended")), name="kind"),
         Index("ix_alert_event_patient_rule", "patient_id", "rule_id", "episode"),
         Index("ix_alert_event_rule_kind", "rule_id", "kind"),
     )
@@ -470,7 +469,7 @@ class CarePlanSignatureRec(Base):
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
-        CheckConstraint(_in("variant", ("patient", "clinician")), name="variant"),
+        CheckConstraint(in_list("variant", ("patient", "clinician")), name="variant"),
         Index("uq_care_plan_signature_patient_variant_version", "patient_id", "variant", "version", unique=True),
     )
 
@@ -495,8 +494,8 @@ class VisitRec(Tracked, Base):
     next_visit: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
-        CheckConstraint(_in("kind", ("first", "follow_up", "early_pregnancy", "scan", "telephone")), name="kind"),
-        CheckConstraint(_in("status", ("booked", "attended", "cancelled", "did_not_attend")), name="status"),
+        CheckConstraint(in_list("kind", ("first", "follow_up", "early_pregnancy", "scan", "telephone")), name="kind"),
+        CheckConstraint(in_list("status", ("booked", "attended", "cancelled", "did_not_attend")), name="status"),
         Index("ix_visit_patient_date", "patient_id", "visit_date"),
         Index("ix_visit_status_date", "status", "visit_date"),  # the worklist's patients booked for a day
     )
@@ -525,7 +524,7 @@ class LetterRec(Tracked, Base):
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (
-        CheckConstraint(_in("status", ("draft", "signed")), name="status"),
+        CheckConstraint(in_list("status", ("draft", "signed")), name="status"),
         Index("uq_letter_visit_version", "visit_id", "letter_version", unique=True),
         Index("ix_letter_patient", "patient_id"),
     )

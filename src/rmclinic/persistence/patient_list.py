@@ -1,4 +1,4 @@
-"""The patient list's reads: a page of the search and the count, in plain SQL (``patient_search``), with no
+"""The patient list's reads: a page of the search with its count, in plain SQL (``patient_search``), with no
 mapped classes, so the first window's list needs no ORM model (see ``tables``)."""
 
 from __future__ import annotations
@@ -29,10 +29,6 @@ class SqlPatientList:
         """One page of the list, and how many match (exactly up to a cap, else "more than"): see
         ``patient_search`` for why it is written as it is."""
         return patient_search.search(self.s.connection(), terms, sort, descending, include_archived, offset, limit)
-
-    def count(self) -> int:
-        """Every patient, archived or not."""
-        return patient_search.count_listed(self.s.connection(), include_archived=True)
 
 
 _NAMES = text(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -35,10 +34,7 @@ from .models import (
     VisitRec,
     table_of,
 )
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from .tables import utcnow as _utcnow
 
 
 def _to_pregnancy(r: PreviousPregnancyRec) -> PreviousPregnancy:

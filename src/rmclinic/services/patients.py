@@ -91,7 +91,7 @@ class PatientService(ServiceBase):
     def count(self) -> int:
         self._actor(Permission.VIEW_PATIENTS)
         with self._uow(read_only=True) as uow:
-            return uow.patient_list.count()
+            return uow.patients.count()
 
     def export_csv(
         self,

@@ -75,7 +75,7 @@ class PatientRepository(Protocol):
 
 
 class PatientList(Protocol):
-    """The patient list's page and count (plain SQL: no mapped classes before the first window)."""
+    """The patient list's page with its count (plain SQL: no mapped classes before the first window)."""
 
     def search(
         self,
@@ -86,8 +86,6 @@ class PatientList(Protocol):
         offset: int,
         limit: int,
     ) -> PatientPage: ...
-
-    def count(self) -> int: ...
 
 
 class UserRepository(Protocol):
