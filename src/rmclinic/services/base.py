@@ -37,3 +37,10 @@ class ServiceBase:
 
     def _audit(self, uow: UnitOfWork, actor: Actor, *events: AuditEvent) -> None:
         uow.audit.append(actor, events, self._clock.now())
+
+    def _after_bulk_load(self) -> None:
+        """Once a bulk load (demo data, an import) has committed, in a transaction of its own (never one
+        inside another): the database's planner statistics brought up to date."""
+        with self._uow() as uow:
+            uow.refresh_statistics()
+            uow.commit()

@@ -484,9 +484,7 @@ class DemoService(ServiceBase):
                     ),
                 )
             uow.commit()
-        with self._uow() as uow:
-            uow.refresh_statistics()
-            uow.commit()
+        self._after_bulk_load()
         return DemoResult(patients=n, replaced=replaced)
 
     def _add(self, uow: UnitOfWork, actor: Actor, batch: list[PatientData], archived: list[bool]) -> None:

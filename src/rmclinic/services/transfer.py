@@ -969,8 +969,6 @@ class TransferService(ServiceBase):
                     self._audit(uow, actor, *events)
                     uow.commit()
             if not problems:
-                with self._uow() as uow:  # after the import's own transaction (never one inside another)
-                    uow.refresh_statistics()
-                    uow.commit()
+                self._after_bulk_load()
                 return len(parsed)
         raise ImportRejected(problems)
